@@ -1,0 +1,115 @@
+// Starting single-member servers for integration tests: real etcd (when
+// installed) or faultline-etcd (built into dist/ by `npm test`), both with
+// the same etcd flags, waiting for /health before returning.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createServer } from 'node:net';
+import { execFileSync } from 'node:child_process';
+
+export const ROOT = resolve(import.meta.dirname, '..', '..');
+export const OURS_BIN = join(ROOT, 'bin', 'faultline-etcd.js');
+export const OURS_BUILT = existsSync(join(ROOT, 'dist', 'etcd', 'main.js'));
+
+export function which(cmd: string): string | undefined {
+  try {
+    return execFileSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A free port below the ephemeral range (32768+), so it cannot collide with outgoing connections. */
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = 20000 + Math.floor(Math.random() * 12000);
+    const ok = await new Promise<boolean>((res) => {
+      const s = createServer();
+      s.once('error', () => res(false));
+      s.listen(port, '127.0.0.1', () => s.close(() => res(true)));
+    });
+    if (ok) return port;
+  }
+  throw new Error('no free port found');
+}
+
+export interface RunningServer {
+  kind: 'etcd' | 'ours';
+  endpoint: string;
+  clientPort: number;
+  peerPort: number;
+  dataDir: string;
+  logFile: string;
+  proc: ChildProcess;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+  cleanup(): void;
+}
+
+export interface StartOptions {
+  kind: 'etcd' | 'ours';
+  clientPort?: number;
+  peerPort?: number;
+  dataDir?: string;
+  extraFlags?: string[];
+  readyTimeoutMs?: number;
+}
+
+export async function startServer(opts: StartOptions): Promise<RunningServer> {
+  const clientPort = opts.clientPort ?? (await freePort());
+  const peerPort = opts.peerPort ?? (await freePort());
+  const base = opts.dataDir ? undefined : mkdtempSync(join(tmpdir(), `fl-${opts.kind}-`));
+  const dataDir = opts.dataDir ?? join(base!, 'data');
+  const logFile = join(base ?? join(dataDir, '..'), `${opts.kind}-${clientPort}.log`);
+  const client = `http://127.0.0.1:${clientPort}`;
+  const peer = `http://127.0.0.1:${peerPort}`;
+  const flags = [
+    '--name', 'default',
+    '--data-dir', dataDir,
+    '--listen-client-urls', client,
+    '--advertise-client-urls', client,
+    '--listen-peer-urls', peer,
+    '--initial-advertise-peer-urls', peer,
+    '--initial-cluster', `default=${peer}`,
+    ...(opts.extraFlags ?? []),
+  ];
+  const fd = openSync(logFile, 'a');
+  const [cmd, args] = opts.kind === 'etcd' ? ['etcd', flags] : [process.execPath, [OURS_BIN, ...flags]];
+  const proc = spawn(cmd, args as string[], { stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  let exited = false;
+  const exitedPromise = new Promise<void>((res) => proc.once('exit', () => { exited = true; res(); }));
+  const server: RunningServer = {
+    kind: opts.kind,
+    endpoint: `127.0.0.1:${clientPort}`,
+    clientPort,
+    peerPort,
+    dataDir,
+    logFile,
+    proc,
+    async stop(signal = 'SIGTERM') {
+      if (exited) return;
+      proc.kill(signal);
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 5000);
+      await exitedPromise;
+      clearTimeout(timer);
+    },
+    cleanup() {
+      if (base) rmSync(base, { recursive: true, force: true });
+    },
+  };
+  const deadline = Date.now() + (opts.readyTimeoutMs ?? 15_000);
+  while (Date.now() < deadline) {
+    if (exited) throw new Error(`${opts.kind} exited during start-up; see ${logFile}`);
+    try {
+      const r = await fetch(`${client}/health`);
+      if (r.status === 200) return server;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await server.stop('SIGKILL');
+  throw new Error(`${opts.kind} did not become healthy within the timeout; see ${logFile}`);
+}
