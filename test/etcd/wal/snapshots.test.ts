@@ -1,0 +1,91 @@
+import fc from 'fast-check';
+import { mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SnapshotCorruptError } from '../../../etcd/wal/errors.js';
+import { decodeSnapshotFile, encodeSnapshotFile, snapshotFileName, SnapshotStore } from '../../../etcd/wal/snapshots.js';
+import { snap } from './helpers.js';
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'snap-test-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const data = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (i * seed + 7) & 0xff);
+
+describe('snapshot file format', () => {
+  it('round-trips and detects any single bit flip', () => {
+    const meta = { index: 1234, term: 5, confState: { voters: ['0000000000000001'], learners: ['0000000000000009'] } };
+    const file = encodeSnapshotFile(meta, data(300, 3));
+    const back = decodeSnapshotFile(file);
+    expect(back.meta).toEqual(meta);
+    expect([...back.data]).toEqual([...data(300, 3)]);
+    fc.assert(
+      fc.property(fc.nat(file.length - 1), fc.nat(7), (at, bit) => {
+        const b = Buffer.from(file);
+        b[at]! ^= 1 << bit;
+        expect(() => decodeSnapshotFile(b)).toThrow();
+      }),
+      { numRuns: 300 },
+    );
+    expect(() => decodeSnapshotFile(file.subarray(0, file.length - 1))).toThrow(/crc mismatch/);
+  });
+});
+
+describe('SnapshotStore', () => {
+  it('returns undefined when there is no snapshot', async () => {
+    expect(await new SnapshotStore(dir).loadNewest()).toBeUndefined();
+    expect(await new SnapshotStore(path.join(dir, 'missing')).loadNewest()).toBeUndefined();
+  });
+
+  it('saves atomically under a term-index name and loads the newest', async () => {
+    const store = new SnapshotStore(dir);
+    await store.save(snap(10, 2), data(100, 1));
+    await store.save(snap(300, 3), data(50, 2));
+    await store.save(snap(25, 2), data(10, 3));
+    expect((await readdir(dir)).sort()).toEqual(
+      [snapshotFileName(2, 10), snapshotFileName(2, 25), snapshotFileName(3, 300)].sort(),
+    );
+    expect(snapshotFileName(3, 300)).toBe('0000000000000003-000000000000012c.snap');
+    const newest = await store.loadNewest();
+    expect(newest?.meta).toEqual(snap(300, 3));
+    expect([...newest!.data]).toEqual([...data(50, 2)]);
+    expect([...(await store.load({ term: 2, index: 25 })).data]).toEqual([...data(10, 3)]);
+  });
+
+  it('refuses a corrupt newest snapshot instead of falling back to an older one', async () => {
+    const store = new SnapshotStore(dir);
+    await store.save(snap(10), data(100, 1));
+    await store.save(snap(20), data(100, 2));
+    const newest = path.join(dir, snapshotFileName(1, 20));
+    const b = await readFile(newest);
+    b[b.length - 10]! ^= 4;
+    await writeFile(newest, b);
+    await expect(store.loadNewest()).rejects.toThrow(SnapshotCorruptError);
+    await expect(store.loadNewest()).rejects.toThrow(new RegExp(`${snapshotFileName(1, 20)} is corrupt \\(crc mismatch`));
+    await writeFile(newest, b.subarray(0, 40)); // truncated
+    await expect(store.loadNewest()).rejects.toThrow(SnapshotCorruptError);
+  });
+
+  it('refuses a snapshot whose name does not match its contents', async () => {
+    const store = new SnapshotStore(dir);
+    await store.save(snap(10), data(10, 1));
+    await rename(path.join(dir, snapshotFileName(1, 10)), path.join(dir, snapshotFileName(1, 11)));
+    await expect(store.loadNewest()).rejects.toThrow(/contains term 1 index 10, not what its name says/);
+  });
+
+  it('ignores interrupted saves and purges old snapshots and temp files', async () => {
+    const store = new SnapshotStore(dir);
+    for (const i of [5, 10, 15, 20]) await store.save(snap(i), data(8, i));
+    await writeFile(path.join(dir, `${snapshotFileName(1, 25)}.tmp`), 'partial');
+    expect((await store.loadNewest())?.meta.index).toBe(20);
+    const removed = await store.purge(2);
+    expect(removed.sort()).toEqual([snapshotFileName(1, 5), snapshotFileName(1, 10), `${snapshotFileName(1, 25)}.tmp`].sort());
+    expect((await store.list()).map((f) => f.index)).toEqual([15, 20]);
+    await expect(store.purge(0)).rejects.toThrow(RangeError);
+  });
+});
