@@ -1,0 +1,302 @@
+// Binary snapshot of the whole MVCC store: every retained revision plus the
+// current and compact revisions. The encoding is canonical (one byte string
+// per store content), so MvccStore.hash() is simply the CRC of it.
+//
+// Layout, version 1 (varints are unsigned LEB128, at most 2^53 - 1):
+//   "FLMV" | u8 version = 1
+//   varint currentRev | varint compactMainRev + 1   (0 = never compacted)
+//   varint keyCount, then per key in ascending order: varint length, bytes
+//   varint recordCount, then per record in (main, sub) order:
+//     varint keyIndex | varint main - previous main | varint sub | u8 flags
+//     (bit 0 tombstone, bit 1 has lease); puts continue with
+//     varint createRevision | varint version | varint valueLength | value
+//     | i64 big-endian lease (only with bit 1)
+//   u32 big-endian CRC-32C of everything before it
+// Decoding checks the checksum, every bound and the per-key invariants
+// (versions, create revisions, generations, compaction) and throws
+// SnapshotFormatError rather than build a store that differs from the one
+// that was encoded.
+
+import type { KeyValue } from '../types.js';
+import { EMPTY } from '../types.js';
+import { Crc32c, crc32c } from './crc32c.js';
+import { OrderedIndex } from './ordered-index.js';
+import type { KeyEntry, RevisionRecord, StoreState } from './state.js';
+import { latest, recordCost } from './state.js';
+
+const MAGIC = Buffer.from('FLMV');
+export const SNAPSHOT_FORMAT_VERSION = 1;
+const FLAG_TOMBSTONE = 1;
+const FLAG_LEASE = 2;
+const FLUSH_AT = 1 << 16;
+
+export class SnapshotFormatError extends Error {
+  constructor(detail: string) {
+    super(`mvcc snapshot: ${detail}`);
+    this.name = 'SnapshotFormatError';
+  }
+}
+
+/** Appends to a growing buffer, or streams into a sink once a chunk fills up. */
+class Writer {
+  private buf = Buffer.allocUnsafe(4096);
+  private pos = 0;
+
+  constructor(private readonly sink?: (chunk: Buffer) => void) {}
+
+  private ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    if (this.sink) {
+      this.flush();
+      if (n <= this.buf.length) return;
+    }
+    const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
+    this.buf.copy(bigger, 0, 0, this.pos);
+    this.buf = bigger;
+  }
+
+  private flush(): void {
+    if (this.pos > 0) this.sink!(this.buf.subarray(0, this.pos));
+    this.pos = 0;
+  }
+
+  u8(v: number): void {
+    this.ensure(1);
+    this.buf[this.pos++] = v;
+  }
+
+  uvarint(v: number): void {
+    this.ensure(8);
+    while (v >= 0x80) {
+      this.buf[this.pos++] = (v % 0x80) | 0x80;
+      v = Math.floor(v / 0x80);
+    }
+    this.buf[this.pos++] = v;
+  }
+
+  i64(v: bigint): void {
+    this.ensure(8);
+    this.buf.writeBigInt64BE(v, this.pos);
+    this.pos += 8;
+  }
+
+  bytes(b: Buffer): void {
+    if (this.sink && b.length >= 4096) {
+      this.flush();
+      this.sink(b);
+      return;
+    }
+    this.ensure(b.length);
+    b.copy(this.buf, this.pos);
+    this.pos += b.length;
+    if (this.sink && this.pos >= FLUSH_AT) this.flush();
+  }
+
+  /** Buffer mode: the bytes written so far. Sink mode: flushes the rest. */
+  finish(): Buffer {
+    if (this.sink) {
+      this.flush();
+      return EMPTY;
+    }
+    return this.buf.subarray(0, this.pos);
+  }
+}
+
+function writeBody(state: StoreState, w: Writer): void {
+  w.bytes(MAGIC);
+  w.u8(SNAPSHOT_FORMAT_VERSION);
+  w.uvarint(state.currentRev);
+  w.uvarint(state.compactMainRev + 1);
+  const keyIndex = new Map<KeyEntry, number>();
+  w.uvarint(state.index.size);
+  for (const [key, entry] of state.index.entries()) {
+    keyIndex.set(entry, keyIndex.size);
+    w.uvarint(key.length);
+    w.bytes(key);
+  }
+  w.uvarint(state.log.length);
+  let prevMain = 0;
+  for (const rec of state.log) {
+    const kv = rec.kv;
+    w.uvarint(keyIndex.get(rec.entry)!);
+    w.uvarint(kv.modRevision - prevMain);
+    prevMain = kv.modRevision;
+    w.uvarint(rec.sub);
+    if (rec.tombstone) {
+      w.u8(FLAG_TOMBSTONE);
+      continue;
+    }
+    const hasLease = kv.lease !== 0n;
+    w.u8(hasLease ? FLAG_LEASE : 0);
+    w.uvarint(kv.createRevision);
+    w.uvarint(kv.version);
+    w.uvarint(kv.value.length);
+    w.bytes(kv.value);
+    if (hasLease) w.i64(kv.lease);
+  }
+}
+
+export function encodeSnapshot(state: StoreState): Buffer {
+  const w = new Writer();
+  writeBody(state, w);
+  const body = w.finish();
+  const out = Buffer.allocUnsafe(body.length + 4);
+  body.copy(out, 0);
+  out.writeUInt32BE(crc32c(body), body.length);
+  return out;
+}
+
+/** CRC-32C of the snapshot body, computed without materialising it. */
+export function snapshotChecksum(state: StoreState): number {
+  const h = new Crc32c();
+  const w = new Writer((chunk) => h.update(chunk));
+  writeBody(state, w);
+  w.finish();
+  return h.digest();
+}
+
+class Reader {
+  pos = 0;
+  constructor(
+    private readonly buf: Buffer,
+    private readonly end: number,
+  ) {}
+
+  get remaining(): number {
+    return this.end - this.pos;
+  }
+
+  u8(): number {
+    if (this.pos >= this.end) throw new SnapshotFormatError('truncated');
+    return this.buf[this.pos++]!;
+  }
+
+  uvarint(what: string): number {
+    let v = 0;
+    let mul = 1;
+    for (let i = 0; i < 8; i++) {
+      const b = this.u8();
+      v += (b & 0x7f) * mul;
+      if (b < 0x80) {
+        if (!Number.isSafeInteger(v)) break;
+        if (i > 0 && b === 0) throw new SnapshotFormatError(`non-canonical varint in ${what}`);
+        return v;
+      }
+      mul *= 0x80;
+    }
+    throw new SnapshotFormatError(`${what} out of range`);
+  }
+
+  i64(): bigint {
+    if (this.remaining < 8) throw new SnapshotFormatError('truncated');
+    const v = this.buf.readBigInt64BE(this.pos);
+    this.pos += 8;
+    return v;
+  }
+
+  /** A private copy, so the store does not pin the snapshot buffer. */
+  bytes(n: number): Buffer {
+    if (n > this.remaining) throw new SnapshotFormatError('truncated');
+    const b = Buffer.from(this.buf.subarray(this.pos, this.pos + n));
+    this.pos += n;
+    return b;
+  }
+}
+
+function fail(detail: string): never {
+  throw new SnapshotFormatError(detail);
+}
+
+export function decodeSnapshot(buf: Buffer): StoreState {
+  if (!Buffer.isBuffer(buf)) fail('not a buffer');
+  if (buf.length < MAGIC.length + 1 + 4) fail('truncated');
+  if (!buf.subarray(0, MAGIC.length).equals(MAGIC)) fail('bad magic (not an MVCC snapshot)');
+  const version = buf[MAGIC.length]!;
+  if (version !== SNAPSHOT_FORMAT_VERSION) fail(`unsupported format version ${version}`);
+  const bodyEnd = buf.length - 4;
+  if (crc32c(buf.subarray(0, bodyEnd)) !== buf.readUInt32BE(bodyEnd)) fail('checksum mismatch (corrupt snapshot)');
+
+  const r = new Reader(buf, bodyEnd);
+  r.pos = MAGIC.length + 1;
+  const currentRev = r.uvarint('current revision');
+  const compactMainRev = r.uvarint('compact revision') - 1;
+  if (currentRev < 1) fail('current revision below 1');
+  if (compactMainRev > currentRev) fail('compact revision beyond current revision');
+
+  const keyCount = r.uvarint('key count');
+  if (keyCount > r.remaining) fail('key count exceeds snapshot size');
+  const entries: KeyEntry[] = new Array<KeyEntry>(keyCount);
+  const keys: Buffer[] = new Array<Buffer>(keyCount);
+  for (let i = 0; i < keyCount; i++) {
+    const len = r.uvarint('key length');
+    if (len === 0) fail('empty key');
+    const key = r.bytes(len);
+    if (i > 0 && Buffer.compare(keys[i - 1]!, key) >= 0) fail('keys not strictly ascending');
+    keys[i] = key;
+    entries[i] = { key, revs: [] };
+  }
+
+  const recordCount = r.uvarint('record count');
+  if (recordCount > r.remaining) fail('record count exceeds snapshot size');
+  const log: RevisionRecord[] = new Array<RevisionRecord>(recordCount);
+  let prevMain = 0;
+  let prevSub = -1;
+  for (let i = 0; i < recordCount; i++) {
+    const ki = r.uvarint('key index');
+    const entry = entries[ki] ?? fail('key index out of range');
+    const main = prevMain + r.uvarint('revision');
+    const sub = r.uvarint('sub revision');
+    if (main < 1 || main > currentRev) fail(`revision ${main} outside [1, ${currentRev}]`);
+    if (main === prevMain && sub <= prevSub) fail('revisions not strictly ascending');
+    prevMain = main;
+    prevSub = sub;
+    const flags = r.u8();
+    if ((flags & ~(FLAG_TOMBSTONE | FLAG_LEASE)) !== 0) fail(`unknown record flags ${flags}`);
+    const before = entry.revs[entry.revs.length - 1];
+    const prevLive = before && !before.tombstone ? before.kv : undefined;
+    let rec: RevisionRecord;
+    if (flags & FLAG_TOMBSTONE) {
+      if (flags & FLAG_LEASE) fail('tombstone with a lease');
+      if (!prevLive) fail('tombstone of a key that does not exist');
+      const kv: KeyValue = Object.freeze({ key: entry.key, createRevision: 0, modRevision: main, version: 0, value: EMPTY, lease: 0n });
+      rec = { sub, tombstone: true, kv, prevKv: prevLive, entry };
+    } else {
+      const createRevision = r.uvarint('create revision');
+      const ver = r.uvarint('version');
+      const value = r.bytes(r.uvarint('value length'));
+      const lease = flags & FLAG_LEASE ? r.i64() : 0n;
+      if (flags & FLAG_LEASE && lease === 0n) fail('lease flag with lease 0');
+      if (prevLive) {
+        if (createRevision !== prevLive.createRevision || ver !== prevLive.version + 1) fail('version history inconsistent');
+      } else if (before) {
+        if (createRevision !== main || ver !== 1) fail('re-created key must start a new generation');
+      } else if (ver < 1 || createRevision < 1 || createRevision > main || (ver === 1) !== (createRevision === main)) {
+        fail('first retained revision inconsistent');
+      }
+      const kv: KeyValue = Object.freeze({ key: entry.key, createRevision, modRevision: main, version: ver, value, lease });
+      rec = { sub, tombstone: false, kv, prevKv: prevLive, entry };
+    }
+    if (compactMainRev >= 0 && main <= compactMainRev && (before !== undefined || rec.tombstone)) {
+      fail('history older than the compact revision is retained');
+    }
+    entry.revs.push(rec);
+    log[i] = rec;
+  }
+  if (r.remaining !== 0) fail('trailing bytes');
+
+  let retainedBytes = 0;
+  let liveBytes = 0;
+  let liveKeys = 0;
+  for (const entry of entries) {
+    if (entry.revs.length === 0) fail('key without revisions');
+    for (const rec of entry.revs) retainedBytes += recordCost(rec.kv);
+    const live = latest(entry);
+    if (live) {
+      liveBytes += recordCost(live);
+      liveKeys++;
+    }
+  }
+  const index = new OrderedIndex<KeyEntry>();
+  index.bulkLoad(keys, entries);
+  return { index, log, currentRev, compactMainRev, retainedBytes, liveBytes, liveKeys, writeActive: false };
+}

@@ -1,0 +1,141 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { crc32c } from '../../../etcd/mvcc/crc32c.js';
+import { SnapshotFormatError } from '../../../etcd/mvcc/snapshot.js';
+import { MvccStore } from '../../../etcd/mvcc/store.js';
+import { applyDeleteRange, applyPut, applyTxn } from '../../../etcd/mvcc/txn.js';
+import { stepArb } from './arbitraries.js';
+import { b, delReq, putReq, rangeReq } from './helpers.js';
+
+const LEASES = { exists: (id: bigint) => id !== 9n };
+
+function sample(): MvccStore {
+  const s = new MvccStore();
+  applyPut(s, putReq('alpha', 'one'), LEASES);
+  applyPut(s, putReq('beta', 'two', { lease: 0x7fff_ffff_ffff_fff0n }), LEASES);
+  applyPut(s, putReq('alpha', 'three'), LEASES);
+  applyDeleteRange(s, delReq('beta'));
+  applyPut(s, putReq('gamma', 'x'.repeat(5000)), LEASES);
+  applyPut(s, putReq('neg', 'lease', { lease: -5n }), LEASES);
+  s.compact(3);
+  applyPut(s, putReq('beta', 'again'), LEASES);
+  return s;
+}
+
+/** Builds a snapshot from hand-written body bytes, with a valid checksum. */
+function withChecksum(body: number[]): Buffer {
+  const buf = Buffer.from(body);
+  const out = Buffer.alloc(buf.length + 4);
+  buf.copy(out);
+  out.writeUInt32BE(crc32c(buf), buf.length);
+  return out;
+}
+
+const HEADER = [0x46, 0x4c, 0x4d, 0x56, 1];
+
+describe('snapshot round trip', () => {
+  it('restores every revision, the compact revision and the hashes', () => {
+    const s = sample();
+    const copy = MvccStore.deserialize(s.serialize());
+    expect(copy.currentRevision).toBe(s.currentRevision);
+    expect(copy.compactRevision).toBe(3);
+    expect(copy.hash()).toBe(s.hash());
+    expect(copy.hashKV(0)).toEqual(s.hashKV(0));
+    for (let rev = 3; rev <= s.currentRevision; rev++) {
+      expect(copy.range(rangeReq('\0', '\0', { revision: rev }))).toEqual(s.range(rangeReq('\0', '\0', { revision: rev })));
+    }
+    expect(copy.eventsFrom(3)).toEqual(s.eventsFrom(3));
+    // The restored store keeps working like the original.
+    for (const store of [s, copy]) applyTxn(store, { compare: [], success: [{ type: 'put', put: putReq('alpha', 'four') }], failure: [] }, LEASES, { maxTxnOps: 128 });
+    expect(copy.serialize().equals(s.serialize())).toBe(true);
+  });
+
+  it('round-trips a fresh store and a never-compacted one', () => {
+    const fresh = MvccStore.deserialize(new MvccStore().serialize());
+    expect([fresh.currentRevision, fresh.compactMainRevision, fresh.keyCount]).toEqual([1, -1, 0]);
+    const s = new MvccStore();
+    s.write((t) => t.put(b('k'), b('')));
+    const copy = MvccStore.deserialize(s.serialize());
+    expect(copy.compactMainRevision).toBe(-1);
+    expect(copy.range(rangeReq('k')).kvs[0]!.value.length).toBe(0);
+  });
+
+  it('encodes equal stores identically (random histories)', () => {
+    fc.assert(
+      fc.property(fc.array(stepArb, { maxLength: 30, size: 'max' }), (steps) => {
+        const s = new MvccStore();
+        for (const step of steps) {
+          try {
+            if (step.kind === 'put') applyPut(s, step.req, LEASES);
+            else if (step.kind === 'delete') applyDeleteRange(s, step.req);
+            else if (step.kind === 'txn') applyTxn(s, step.req, LEASES, { maxTxnOps: 128 });
+            else if (step.kind === 'compact') s.compact(s.currentRevision - step.back);
+          } catch {
+            // Rejected requests are part of the history too; they change nothing.
+          }
+        }
+        const bytes = s.serialize();
+        const copy = MvccStore.deserialize(bytes);
+        expect(copy.serialize().equals(bytes)).toBe(true);
+        expect(copy.hash()).toBe(s.hash());
+        expect(copy.hash()).toBe(crc32c(bytes.subarray(0, bytes.length - 4)));
+      }),
+      { numRuns: 150 },
+    );
+  });
+});
+
+describe('snapshot corruption', () => {
+  it('detects every flipped byte and every truncation', () => {
+    const bytes = sample().serialize();
+    for (let i = 0; i < bytes.length; i += i < 200 ? 1 : 97) {
+      const bad = Buffer.from(bytes);
+      bad[i] = bad[i]! ^ 0x10;
+      expect(() => MvccStore.deserialize(bad), `byte ${i}`).toThrow(SnapshotFormatError);
+    }
+    for (const len of [0, 3, 5, 9, 20, bytes.length - 5, bytes.length - 1]) {
+      expect(() => MvccStore.deserialize(bytes.subarray(0, len))).toThrow(SnapshotFormatError);
+    }
+    expect(() => MvccStore.deserialize(Buffer.concat([bytes, Buffer.from([0])]))).toThrow(SnapshotFormatError);
+  });
+
+  it('rejects random garbage', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), (arr) => {
+        expect(() => MvccStore.deserialize(Buffer.from(arr))).toThrow(SnapshotFormatError);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('names the problem for a wrong version', () => {
+    const bytes = Buffer.from(new MvccStore().serialize());
+    bytes[4] = 2;
+    expect(() => MvccStore.deserialize(bytes)).toThrow('unsupported format version 2');
+  });
+
+  it('rejects well-checksummed snapshots whose content is inconsistent', () => {
+    // currentRev 3, never compacted, one key "k", then records.
+    const start = [...HEADER, 3, 0, 1, 1, 0x6b];
+    const put = (delta: number, sub: number, create: number, version: number) => [0, delta, sub, 0, create, version, 0];
+    const cases: [number[], RegExp][] = [
+      [[...start, 1, ...put(2, 0, 2, 1)], /^$/],
+      [[...start, 1, 0, 2, 0, 1], /tombstone of a key that does not exist/],
+      [[...start, 2, ...put(2, 0, 2, 1), ...put(1, 0, 2, 1)], /version history inconsistent/],
+      [[...start, 2, ...put(2, 0, 2, 1), ...put(0, 0, 2, 2)], /not strictly ascending/],
+      [[...start, 1, ...put(4, 0, 4, 1)], /outside/],
+      [[...start, 1, ...put(2, 0, 1, 1)], /first retained revision inconsistent/],
+      [[...start, 0], /key without revisions/],
+      [[...HEADER, 3, 0, 2, 1, 0x6b, 1, 0x6a, 0], /keys not strictly ascending/],
+      [[...start, 1, 1, 2, 0, 0, 2, 1, 0], /key index out of range/],
+      [[...start, 1, 0, 2, 0, 4, 2, 1, 0], /unknown record flags/],
+      // Compacted at 3 yet a tombstone at revision 3 survives.
+      [[...HEADER, 3, 4, 1, 1, 0x6b, 2, ...put(2, 0, 2, 1), 0, 1, 0, 1], /older than the compact revision/],
+    ];
+    for (const [body, message] of cases) {
+      const buf = withChecksum(body);
+      if (message.source === '^$') expect(MvccStore.deserialize(buf).range(rangeReq('k')).count).toBe(1);
+      else expect(() => MvccStore.deserialize(buf)).toThrow(message);
+    }
+  });
+});
