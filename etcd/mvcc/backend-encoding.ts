@@ -6,7 +6,7 @@
 // history and compactions.
 
 import type { KeyValue } from '../types.js';
-import type { Crc32c } from './crc32c.js';
+import type { Crc32c } from '../util/crc32c.js';
 import type { RevisionRecord } from './state.js';
 
 export const KEY_BUCKET_NAME = Buffer.from('key');

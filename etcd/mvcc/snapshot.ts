@@ -19,7 +19,7 @@
 
 import type { KeyValue } from '../types.js';
 import { EMPTY } from '../types.js';
-import { Crc32c, crc32c } from './crc32c.js';
+import { Crc32c, crc32c } from '../util/crc32c.js';
 import { OrderedIndex } from './ordered-index.js';
 import type { KeyEntry, RevisionRecord, StoreState } from './state.js';
 import { latest, recordCost } from './state.js';

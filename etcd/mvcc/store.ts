@@ -48,7 +48,7 @@ import { Errors } from '../errors.js';
 import type { HashKVResult, KeyValue, LeaseId, MvccEvent, RangeRequest, RangeResponse } from '../types.js';
 import { EMPTY } from '../types.js';
 import { hashBackendEntry, KEY_BUCKET_NAME } from './backend-encoding.js';
-import { Crc32c } from './crc32c.js';
+import { Crc32c } from '../util/crc32c.js';
 import { OrderedIndex } from './ordered-index.js';
 import type { RawRangeOptions, RawRangeResult, ReadView } from './range.js';
 import { executeRange, indexEnd } from './range.js';

@@ -18,7 +18,7 @@
 // tail from corruption: after a bad record it can look for intact records
 // further on without knowing the chain state at that point.
 
-import { crc32c } from './crc32c.js';
+import { crc32c } from '../util/crc32c.js';
 
 export interface Entry {
   term: number;

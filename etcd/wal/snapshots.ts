@@ -22,7 +22,7 @@
 
 import { readdir, readFile, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { crc32c } from './crc32c.js';
+import { crc32c } from '../util/crc32c.js';
 import { SnapshotCorruptError } from './errors.js';
 import { createDurably, isErrno } from './fsutil.js';
 import { decodeSnapshotMeta, encodeSnapshotMeta, PayloadError, type SnapshotMeta } from './records.js';

@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
 import { EtcdError } from '../../../etcd/errors.js';
-import { Crc32c, crc32c } from '../../../etcd/mvcc/crc32c.js';
+import { Crc32c, crc32c } from '../../../etcd/util/crc32c.js';
 import { MvccStore } from '../../../etcd/mvcc/store.js';
 import { applyDeleteRange, applyPut, applyTxn } from '../../../etcd/mvcc/txn.js';
 import { delReq, op, putReq, txnReq } from './helpers.js';

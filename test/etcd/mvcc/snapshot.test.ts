@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { crc32c } from '../../../etcd/mvcc/crc32c.js';
+import { crc32c } from '../../../etcd/util/crc32c.js';
 import { SnapshotFormatError } from '../../../etcd/mvcc/snapshot.js';
 import { MvccStore } from '../../../etcd/mvcc/store.js';
 import { applyDeleteRange, applyPut, applyTxn } from '../../../etcd/mvcc/txn.js';

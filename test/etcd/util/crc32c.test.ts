@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { crc32c } from '../../../etcd/wal/crc32c.js';
+import { crc32c } from '../../../etcd/util/crc32c.js';
 
 // Bit-at-a-time definition of CRC-32C, independent of the table code.
 function reference(data: Uint8Array): number {

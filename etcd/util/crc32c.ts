@@ -1,5 +1,5 @@
 // CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), the checksum etcd's
-// WAL uses. Slicing-by-8: eight 256-entry tables let the hot loop consume
+// WAL and HashKV use. Slicing-by-8: eight 256-entry tables let the hot loop consume
 // eight bytes per iteration, which matters because every WAL byte is hashed
 // once when written and once on recovery.
 
@@ -54,4 +54,18 @@ export function crc32c(data: Uint8Array, crc = 0, start = 0, end = data.length):
     i++;
   }
   return ~c >>> 0;
+}
+
+/** An incremental CRC-32C. `update` may be called any number of times; `digest` does not reset. */
+export class Crc32c {
+  private crc = 0;
+
+  update(buf: Uint8Array, start = 0, end = buf.length): this {
+    this.crc = crc32c(buf, this.crc, start, end);
+    return this;
+  }
+
+  digest(): number {
+    return this.crc;
+  }
 }
