@@ -1,0 +1,76 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { defaultConfig, type EtcdConfig } from '../../../etcd/config/flags.js';
+import { silentLogger } from '../../../etcd/server/logger.js';
+import { EtcdServer, type EtcdServerOptions } from '../../../etcd/server/server.js';
+import type { Compare, DeleteRangeRequest, PutRequest, RangeRequest, RequestOp, TxnRequest } from '../../../etcd/types.js';
+
+export const b = (s: string): Buffer => Buffer.from(s);
+export const ctx = {};
+
+export function tempDir(): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(path.join(tmpdir(), 'faultline-server-'));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export function testConfig(dataDir: string, overrides: Partial<EtcdConfig> = {}): EtcdConfig {
+  return defaultConfig({ dataDir, heartbeatIntervalMs: 10, electionTimeoutMs: 100, ...overrides });
+}
+
+/** A manually advanced clock for lease deadlines. */
+export class ManualClock {
+  t = 1_700_000_000_000;
+  now = (): number => this.t;
+  advance(ms: number): void {
+    this.t += ms;
+  }
+}
+
+export function openServer(dataDir: string, overrides: Partial<EtcdConfig> = {}, opts: Partial<EtcdServerOptions> = {}): Promise<EtcdServer> {
+  const now = opts.now ?? Date.now;
+  return EtcdServer.open({ config: testConfig(dataDir, overrides), logger: silentLogger, now, ...opts });
+}
+
+export function rangeReq(key: string, over: Partial<RangeRequest> = {}): RangeRequest {
+  return {
+    key: b(key),
+    rangeEnd: Buffer.alloc(0),
+    limit: 0,
+    revision: 0,
+    sortOrder: 'NONE',
+    sortTarget: 'KEY',
+    serializable: false,
+    keysOnly: false,
+    countOnly: false,
+    minModRevision: 0,
+    maxModRevision: 0,
+    minCreateRevision: 0,
+    maxCreateRevision: 0,
+    ...over,
+  };
+}
+
+export function putReq(key: string, value: string, over: Partial<PutRequest> = {}): PutRequest {
+  return { key: b(key), value: b(value), lease: 0n, prevKv: false, ignoreValue: false, ignoreLease: false, ...over };
+}
+
+export function delReq(key: string, over: Partial<DeleteRangeRequest> = {}): DeleteRangeRequest {
+  return { key: b(key), rangeEnd: Buffer.alloc(0), prevKv: false, ...over };
+}
+
+export function cmp(key: string, over: Partial<Compare>): Compare {
+  return { result: 'EQUAL', target: 'VERSION', key: b(key), rangeEnd: Buffer.alloc(0), version: 0, createRevision: 0, modRevision: 0, value: Buffer.alloc(0), lease: 0n, ...over };
+}
+
+export function txnReq(compare: Compare[], success: RequestOp[], failure: RequestOp[] = []): TxnRequest {
+  return { compare, success, failure };
+}
+
+export async function until(cond: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  const start = Date.now();
+  while (!(await cond())) {
+    if (Date.now() - start > timeoutMs) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
