@@ -57,9 +57,16 @@ export async function startApiServer(backend: EtcdBackend, opts: ApiServerOption
       socket.off('data', onData);
       socket.pause();
       socket.unshift(seen);
-      if (isH2) injector.injectConnection(socket);
-      else http.emit('connection', socket);
-      socket.resume();
+      if (isH2) {
+        // The HTTP/2 session reads the buffered bytes itself from the paused
+        // stream and then the native handle; resuming here would hand those
+        // bytes to no listener.
+        injector.injectConnection(socket);
+      } else {
+        // The HTTP/1 parser takes buffered bytes through 'data' events.
+        http.emit('connection', socket);
+        socket.resume();
+      }
     };
     socket.on('data', onData);
   };
