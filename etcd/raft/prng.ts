@@ -1,0 +1,33 @@
+// A small seeded PRNG (mulberry32) so the core, the simulator and the server
+// all get reproducible randomness from a 32-bit seed.
+
+export type Random = () => number;
+
+export function seededRandom(seed: number): Random {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Integer in [lo, hi]. */
+export function randInt(rand: Random, lo: number, hi: number): number {
+  return lo + Math.floor(rand() * (hi - lo + 1));
+}
+
+export function pick<T>(rand: Random, items: readonly T[]): T {
+  if (items.length === 0) throw new RangeError('pick from empty list');
+  return items[Math.floor(rand() * items.length)]!;
+}
+
+/** Derives an independent seed for a sub-stream (e.g. one node's election jitter). */
+export function mixSeed(seed: number, salt: number): number {
+  let h = (seed ^ Math.imul(salt + 0x9e3779b9, 0x85ebca6b)) >>> 0;
+  h = Math.imul(h ^ (h >>> 16), 0x7feb352d) >>> 0;
+  h = Math.imul(h ^ (h >>> 15), 0x846ca68b) >>> 0;
+  return (h ^ (h >>> 16)) >>> 0;
+}
