@@ -1,0 +1,56 @@
+// The faultline command line: `run`, `analyze`, `help`. Returns the exit
+// code: 0 valid, 1 anomalies found, 2 unknown, 3 the test could not run.
+import { analyzeRun } from '../analyze.js';
+import { runTest } from '../run.js';
+import { CouldNotRun } from '../server.js';
+import { ANALYZE_HELP, MAIN_HELP, parseAnalyzeArgs, parseRunArgs, RUN_HELP, UsageError } from './args.js';
+
+export interface MainIo {
+  out: NodeJS.WriteStream;
+  err: NodeJS.WriteStream;
+  installHooks: boolean;
+}
+
+export async function main(argv: string[], io: MainIo = { out: process.stdout, err: process.stderr, installHooks: true }): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h': {
+        const topic = command === 'help' ? rest[0] : undefined;
+        io.out.write(topic === 'run' ? RUN_HELP : topic === 'analyze' ? ANALYZE_HELP : MAIN_HELP);
+        return command === undefined ? 3 : 0;
+      }
+      case 'run': {
+        const opts = parseRunArgs(rest);
+        if (opts === 'help') {
+          io.out.write(RUN_HELP);
+          return 0;
+        }
+        return (await runTest(opts, io)).exitCode;
+      }
+      case 'analyze': {
+        const opts = parseAnalyzeArgs(rest);
+        if (opts === 'help') {
+          io.out.write(ANALYZE_HELP);
+          return 0;
+        }
+        return await analyzeRun(opts, io.out);
+      }
+      default:
+        throw new UsageError(`unknown command "${command}" (commands: run, analyze, help)`);
+    }
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.err.write(`faultline: ${err.message}\nRun \`faultline ${command === 'run' || command === 'analyze' ? `${command} ` : ''}--help\` for usage.\n`);
+      return 3;
+    }
+    if (err instanceof CouldNotRun) {
+      io.err.write(`faultline: ${err.message}\n`);
+      return 3;
+    }
+    throw err;
+  }
+}
