@@ -196,9 +196,12 @@ export function eventToWire(ev: MvccEvent): WireEvent {
   return out;
 }
 
-/** Nested responses carry a header too (kube-apiserver reads it): same ids and term, their own revision. */
-export function responseOpToWire(op: ResponseOp, outer: ResponseHeader): WireObject {
-  const header = (revision: number) => headerToWire({ ...outer, revision });
+/**
+ * Nested responses carry a header too (kube-apiserver reads its revision), but
+ * etcd fills only the revision there: cluster, member and term stay zero.
+ */
+export function responseOpToWire(op: ResponseOp): WireObject {
+  const header = (revision: number) => headerToWire({ clusterId: 0n, memberId: 0n, raftTerm: 0, revision });
   switch (op.type) {
     case 'range':
       return {
@@ -226,7 +229,7 @@ export function responseOpToWire(op: ResponseOp, outer: ResponseHeader): WireObj
         response_txn: {
           header: header(op.txn.revision),
           succeeded: op.txn.succeeded,
-          responses: op.txn.responses.map((r) => responseOpToWire(r, outer)),
+          responses: op.txn.responses.map(responseOpToWire),
         },
       };
   }

@@ -33,6 +33,9 @@ function memberToWire(m: Member): WireObject {
 
 const withHeader = (h: ResponseHeader): WireObject => ({ header: headerToWire(h) });
 
+/** etcd's cluster service fills cluster, member and term but never a revision. */
+const clusterHeader = (h: ResponseHeader) => headerToWire({ ...h, revision: 0 });
+
 /**
  * Approximates the size etcd measures (the encoded internal request) so that
  * oversized puts and txns get etcd's "request is too large" before any work.
@@ -110,7 +113,7 @@ export function makeUnaryHandlers(b: EtcdBackend): Map<string, UnaryHandler> {
     return {
       header: headerToWire(header),
       succeeded: response.succeeded,
-      responses: response.responses.map((r) => responseOpToWire(r, header)),
+      responses: response.responses.map(responseOpToWire),
     };
   });
   h.set('KV/Compact', async (req, ctx) =>
@@ -133,25 +136,25 @@ export function makeUnaryHandlers(b: EtcdBackend): Map<string, UnaryHandler> {
 
   h.set('Cluster/MemberList', async (req, ctx) => {
     const r = await b.memberList(boolOf(req['linearizable']), ctx);
-    return { header: headerToWire(r.header), members: r.members.map(memberToWire) };
+    return { header: clusterHeader(r.header), members: r.members.map(memberToWire) };
   });
   h.set('Cluster/MemberAdd', async (req, ctx) => {
     const urls = Array.isArray(req['peerURLs']) ? req['peerURLs'].map(String) : [];
     const r = await b.memberAdd(urls, boolOf(req['isLearner']), ctx);
-    return { header: headerToWire(r.header), member: memberToWire(r.member), members: r.members.map(memberToWire) };
+    return { header: clusterHeader(r.header), member: memberToWire(r.member), members: r.members.map(memberToWire) };
   });
   h.set('Cluster/MemberRemove', async (req, ctx) => {
     const r = await b.memberRemove(bigintOf(req['ID']), ctx);
-    return { header: headerToWire(r.header), members: r.members.map(memberToWire) };
+    return { header: clusterHeader(r.header), members: r.members.map(memberToWire) };
   });
   h.set('Cluster/MemberUpdate', async (req, ctx) => {
     const urls = Array.isArray(req['peerURLs']) ? req['peerURLs'].map(String) : [];
     const r = await b.memberUpdate(bigintOf(req['ID']), urls, ctx);
-    return { header: headerToWire(r.header), members: r.members.map(memberToWire) };
+    return { header: clusterHeader(r.header), members: r.members.map(memberToWire) };
   });
   h.set('Cluster/MemberPromote', async (req, ctx) => {
     const r = await b.memberPromote(bigintOf(req['ID']), ctx);
-    return { header: headerToWire(r.header), members: r.members.map(memberToWire) };
+    return { header: clusterHeader(r.header), members: r.members.map(memberToWire) };
   });
 
   h.set('Maintenance/Status', async (_req, ctx) => {

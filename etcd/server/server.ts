@@ -13,7 +13,8 @@
 // (raising NOSPACE through the log), watch delivery, snapshots of the state
 // machine every --snapshot-count entries (then WAL release).
 
-import { createHash, randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
+import { randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
+import { encodeSnapshotFile } from './snapshot-file.js';
 import type { EtcdConfig } from '../config/flags.js';
 import { CLUSTER_VERSION, SERVER_VERSION } from '../config/flags.js';
 import { EtcdError, Errors, GrpcCode } from '../errors.js';
@@ -765,16 +766,13 @@ export class EtcdServer implements EtcdBackend {
 
   async snapshot(_ctx: RequestContext): Promise<SnapshotStream> {
     this.checkRunning();
-    const image = this.applier.serialize();
-    const sha = createHash('sha256').update(image).digest();
+    const file = encodeSnapshotFile(this.applier.serialize());
     const header = this.header();
     async function* chunks(): AsyncIterable<Buffer> {
-      for (let off = 0; off < image.length; off += SNAPSHOT_CHUNK) yield image.subarray(off, Math.min(off + SNAPSHOT_CHUNK, image.length));
-      // etcd appends the SHA-256 of everything before it; etcdutl verifies it on restore.
-      yield sha;
+      for (let off = 0; off < file.length; off += SNAPSHOT_CHUNK) yield file.subarray(off, Math.min(off + SNAPSHOT_CHUNK, file.length));
     }
-    this.log.info('sending database snapshot to client', { 'total-bytes': image.length + sha.length });
-    return { size: image.length + sha.length, header, chunks: chunks() };
+    this.log.info('sending database snapshot to client', { 'total-bytes': file.length });
+    return { size: file.length, header, chunks: chunks() };
   }
 
   async alarm(action: 'GET' | 'ACTIVATE' | 'DEACTIVATE', memberId: bigint, alarm: AlarmType, _ctx: RequestContext): Promise<{ header: ResponseHeader; alarms: AlarmMember[] }> {
