@@ -12,7 +12,7 @@ import { CouldNotRun } from './server.js';
 interface StoredTest {
   name?: string;
   seed?: number;
-  options?: { db?: string; nodes?: number; nemesis?: string[]; serializable?: boolean; nemesisIntervalS?: number };
+  options?: { workload?: string; db?: string; nodes?: number; nemesis?: string[]; serializable?: boolean; nemesisIntervalS?: number };
   versions?: { server?: string };
   network?: { mechanism?: string; description?: string; partitionKinds?: string[] };
 }
@@ -31,7 +31,7 @@ export async function analyzeRun(opts: AnalyzeOptions, out: NodeJS.WritableStrea
   const lastTime = ops.reduce((m, o) => Math.max(m, o.time), 0);
   const history = closeOpenOps(ops, lastTime);
   out.write(`faultline: re-checking ${history.length} history records from ${runDir}${skipped ? ` (${skipped} unreadable lines skipped)` : ''}\n`);
-  const summary = checkHistory(history, { timeoutS: opts.checkTimeoutS });
+  const summary = checkHistory(history, { timeoutS: opts.checkTimeoutS, workload: test.options?.workload ?? 'register' });
   const results: Results = {
     ...summary,
     test: test.name ?? previous.test ?? 'unknown',

@@ -1,6 +1,7 @@
 // Runs the checkers on a history and shapes results.json: the verdict, each
 // checker's result (without bulky internals), anomalies, op counts.
-import { checkRegister, type Anomaly, type Validity } from '../checkers/index.js';
+import type { Anomaly, Validity } from '../checkers/result.js';
+import { findWorkload } from '../workloads/index.js';
 import type { Op } from './history.js';
 
 export interface OpCountSummary {
@@ -77,20 +78,18 @@ function trimOps(value: unknown, keep = 20): unknown {
   return value;
 }
 
-export function checkHistory(history: readonly Op[], opts: { timeoutS: number }): CheckSummary {
+export function checkHistory(history: readonly Op[], opts: { timeoutS: number; workload: string }): CheckSummary {
   const started = Date.now();
   const opCounts = countOps(history);
   try {
-    const r = checkRegister(history, { budget: { deadline: started + opts.timeoutS * 1000, now: () => Date.now() } });
-    const strip = ({ anomalies: _a, ...rest }: { anomalies: Anomaly[] }) => trimOps(rest);
+    const def = findWorkload(opts.workload);
+    if (!def) throw new Error(`unknown workload "${opts.workload}"`);
+    const r = def.check(history, { budget: { deadline: started + opts.timeoutS * 1000, now: () => Date.now() } });
     const anomalyCounts: Record<string, number> = {};
     for (const a of r.anomalies) anomalyCounts[a.type] = (anomalyCounts[a.type] ?? 0) + 1;
-    for (const part of [r.staleReads.counts, r.revisions.counts]) {
-      for (const [k, v] of Object.entries(part)) anomalyCounts[k] = Math.max(anomalyCounts[k] ?? 0, v);
-    }
+    for (const [k, v] of Object.entries(r.anomalyCounts ?? {})) anomalyCounts[k] = Math.max(anomalyCounts[k] ?? 0, v);
     let valid: Validity = r.valid;
-    let reason: string | undefined;
-    if (valid === 'unknown') reason = `linearizability undecided (${r.linearizable.cause ?? 'budget'}) for keys ${r.linearizable.keys.unknown.join(', ')}`;
+    let reason = r.reason;
     if (valid === true && opCounts.ok === 0) {
       valid = 'unknown';
       reason = 'no operation succeeded, so there is nothing to check';
@@ -98,12 +97,7 @@ export function checkHistory(history: readonly Op[], opts: { timeoutS: number })
     return {
       valid,
       ...(reason ? { reason } : {}),
-      checkers: {
-        linearizable: strip(r.linearizable),
-        staleReads: strip(r.staleReads),
-        revisions: strip(r.revisions),
-        counts: r.counts,
-      },
+      checkers: trimOps(r.checkers) as Record<string, unknown>,
       anomalies: r.anomalies.map(reportAnomaly),
       anomalyCounts,
       opCounts,

@@ -27,7 +27,7 @@ import { PauseFault } from '../nemesis/process/pause.js';
 import { NemesisScheduler, type FaultStats } from '../nemesis/schedule.js';
 import { SlowFault } from '../nemesis/slow.js';
 import type { Fault } from '../nemesis/types.js';
-import { RegisterWorkload } from '../workloads/register.js';
+import { findWorkload } from '../workloads/index.js';
 import { memberNames } from './cluster/cluster.js';
 import type { Op } from './history.js';
 
@@ -172,7 +172,12 @@ export async function runTest(opts: RunOptions, io: RunIo): Promise<RunOutcome> 
     const clock = createClock();
     const history = new HistoryWriter(join(runDir, FILES.history));
     cleanup.add('history', () => history.close());
-    const workload = new RegisterWorkload({ rng: rng.fork('workload'), opsPerKey: opts.opsPerKey, serializable: opts.serializable });
+    const workload = findWorkload(opts.workload)!.create({
+      rng: rng.fork('workload'),
+      opsPerKey: opts.opsPerKey,
+      serializable: opts.serializable,
+      concurrency: opts.concurrency,
+    });
     const counters: OpCounters = { ok: 0, fail: 0, info: 0 };
     const pool = new WorkerPool({
       concurrency: opts.concurrency,
@@ -266,7 +271,7 @@ export async function runTest(opts: RunOptions, io: RunIo): Promise<RunOutcome> 
     }
 
     say(`faultline: checking ${history.ops.length} history records`);
-    const summary = checkHistory(history.ops, { timeoutS: opts.checkTimeoutS });
+    const summary = checkHistory(history.ops, { timeoutS: opts.checkTimeoutS, workload: opts.workload });
     const results: Results = {
       ...summary,
       test: testName,

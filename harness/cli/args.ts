@@ -1,6 +1,7 @@
 // Command-line parsing for `faultline run` and `faultline analyze`. Every
 // mistake is a UsageError with a message naming the flag, which main() turns
 // into exit code 3.
+import { findWorkload, workloadNames } from '../../workloads/index.js';
 import { NEMESIS_NAMES, type NemesisName } from '../../nemesis/types.js';
 
 export class UsageError extends Error {
@@ -14,7 +15,7 @@ export interface RunOptions {
   db: DbKind;
   etcdBin: string | undefined;
   nodes: number;
-  workload: 'register';
+  workload: string;
   nemesis: NemesisName[];
   nemesisIntervalS: number;
   timeLimitS: number;
@@ -50,7 +51,7 @@ export const RUN_FLAGS: Record<string, FlagSpec> = {
   db: { value: true, placeholder: 'ours|etcd', help: 'server under test: ours (faultline-etcd, default) or etcd (the real binary)' },
   'etcd-bin': { value: true, placeholder: 'PATH', help: 'etcd binary for --db etcd (default: etcd on PATH)' },
   nodes: { value: true, placeholder: 'N', help: 'cluster size, 1–7 (default 3)' },
-  workload: { value: true, placeholder: 'NAME', help: 'workload: register (default)' },
+  workload: { value: true, placeholder: 'NAME', help: `workload: ${workloadNames().join(', ')} (default register)` },
   nemesis: { value: true, placeholder: 'LIST', help: 'comma list of none, partition, kill, pause, slow, all (default partition,kill,pause)' },
   'nemesis-interval': { value: true, placeholder: 'S', help: 'seconds between fault changes (default 5)' },
   'time-limit': { value: true, placeholder: 'S', help: 'seconds of warm-up plus faults (default 50); recovery and final reads follow' },
@@ -203,7 +204,7 @@ export function parseRunArgs(argv: readonly string[]): RunOptions | 'help' {
   const etcdBin = str(p, 'etcd-bin');
   if (etcdBin !== undefined && db !== 'etcd') throw new UsageError('--etcd-bin only applies with --db etcd');
   const workload = str(p, 'workload') ?? 'register';
-  if (workload !== 'register') throw new UsageError(`unknown workload "${workload}" (available: register)`);
+  if (!findWorkload(workload)) throw new UsageError(`unknown workload "${workload}" (available: ${workloadNames().join(', ')})`);
   const nodes = num(p, 'nodes', 3, { min: 1, max: 7, integer: true });
   const net = str(p, 'net') ?? 'auto';
   if (net !== 'auto' && net !== 'iptables' && net !== 'toxiproxy') throw new UsageError(`--net must be auto, iptables or toxiproxy, got "${net}"`);
