@@ -1,18 +1,9 @@
 // A small seeded PRNG (mulberry32) so the core, the simulator and the server
 // all get reproducible randomness from a 32-bit seed.
 
-export type Random = () => number;
+import type { Random } from '../util/prng.js';
 
-export function seededRandom(seed: number): Random {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom, type Random } from '../util/prng.js';
 
 /** Integer in [lo, hi]. */
 export function randInt(rand: Random, lo: number, hi: number): number {

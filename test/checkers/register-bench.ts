@@ -4,21 +4,11 @@
 // where anomaly is stale-read, lost-write or duplicated-write (injected on key k0).
 
 import { checkRegister } from '../../checkers/index.js';
+import { seededRandom } from '../../etcd/util/prng.js';
 import type { RegisterOp } from '../../harness/history.js';
 import { inject, simulate, toHistory } from './register-sim.js';
 import type { InjectionKind, OpSpec } from './register-sim.js';
 
-/** Small seeded generator so the bench history is the same on every run. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function benchHistory(
   ops: number,
@@ -28,7 +18,7 @@ export function benchHistory(
   anomaly?: InjectionKind,
   seed = 1,
 ): RegisterOp[] {
-  const rnd = mulberry32(seed);
+  const rnd = seededRandom(seed);
   const pick = (n: number): number => Math.floor(rnd() * n);
   const fs = ['read', 'read', 'write', 'cas'] as const;
   const specs: OpSpec[] = [];
