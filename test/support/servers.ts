@@ -49,6 +49,10 @@ export interface RunningServer {
 
 export interface StartOptions {
   kind: 'etcd' | 'ours';
+  /** Member name; default "default" as etcd's. */
+  name?: string;
+  /** --initial-cluster; default this member alone. */
+  initialCluster?: string;
   clientPort?: number;
   peerPort?: number;
   dataDir?: string;
@@ -61,17 +65,17 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const peerPort = opts.peerPort ?? (await freePort());
   const base = opts.dataDir ? undefined : mkdtempSync(join(tmpdir(), `fl-${opts.kind}-`));
   const dataDir = opts.dataDir ?? join(base!, 'data');
-  const logFile = join(base ?? join(dataDir, '..'), `${opts.kind}-${clientPort}.log`);
+  const logFile = base ? join(base, `${opts.kind}-${clientPort}.log`) : `${dataDir}.log`;
   const client = `http://127.0.0.1:${clientPort}`;
   const peer = `http://127.0.0.1:${peerPort}`;
   const flags = [
-    '--name', 'default',
+    '--name', opts.name ?? 'default',
     '--data-dir', dataDir,
     '--listen-client-urls', client,
     '--advertise-client-urls', client,
     '--listen-peer-urls', peer,
     '--initial-advertise-peer-urls', peer,
-    '--initial-cluster', `default=${peer}`,
+    '--initial-cluster', opts.initialCluster ?? `${opts.name ?? 'default'}=${peer}`,
     ...(opts.extraFlags ?? []),
   ];
   const fd = openSync(logFile, 'a');
@@ -112,4 +116,60 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   }
   await server.stop('SIGKILL');
   throw new Error(`${opts.kind} did not become healthy within the timeout; see ${logFile}`);
+}
+
+export interface RunningCluster {
+  members: RunningServer[];
+  endpoints: string;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+  cleanup(): void;
+}
+
+/**
+ * A 3- (or N-) member cluster on 127.0.0.1 with etcd's bootstrap flags; each
+ * member is a RunningServer with its own data dir. Ports are fixed by the
+ * caller when two clusters must print identical URLs.
+ */
+export async function startCluster(opts: {
+  kind: 'etcd' | 'ours';
+  size?: number;
+  ports?: { client: number; peer: number }[];
+  token?: string;
+  extraFlags?: string[];
+}): Promise<RunningCluster> {
+  const size = opts.size ?? 3;
+  const ports = opts.ports ?? (await Promise.all(Array.from({ length: size }, async () => ({ client: await freePort(), peer: await freePort() }))));
+  const base = mkdtempSync(join(tmpdir(), `fl-${opts.kind}-cluster-`));
+  const initialCluster = ports.map((p, i) => `m${i + 1}=http://127.0.0.1:${p.peer}`).join(',');
+  const starts = ports.map((p, i) =>
+    startServer({
+      kind: opts.kind,
+      name: `m${i + 1}`,
+      clientPort: p.client,
+      peerPort: p.peer,
+      dataDir: join(base, `m${i + 1}`),
+      initialCluster,
+      extraFlags: ['--initial-cluster-token', opts.token ?? 'fl-test-cluster', ...(opts.extraFlags ?? [])],
+      readyTimeoutMs: 30_000,
+    }),
+  );
+  const settled = await Promise.allSettled(starts);
+  const members = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+  const cluster: RunningCluster = {
+    members,
+    endpoints: members.map((m) => m.endpoint).join(','),
+    async stop(signal = 'SIGTERM') {
+      await Promise.all(members.map((m) => m.stop(signal)));
+    },
+    cleanup() {
+      rmSync(base, { recursive: true, force: true });
+    },
+  };
+  const failed = settled.find((s) => s.status === 'rejected');
+  if (failed) {
+    await cluster.stop('SIGKILL');
+    cluster.cleanup();
+    throw (failed as PromiseRejectedResult).reason;
+  }
+  return cluster;
 }

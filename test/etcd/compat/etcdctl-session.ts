@@ -8,7 +8,7 @@
 import { execa, type ResultPromise } from 'execa';
 
 export type Step =
-  | { kind: 'ctl'; args: string[]; stdin?: string; capture?: { name: string; re: RegExp } }
+  | { kind: 'ctl'; args: string[]; stdin?: string; capture?: { name: string; re: RegExp }; sortLines?: boolean }
   | { kind: 'watch'; args: string[]; during: string[][]; settleMs: number }
   | { kind: 'sleep'; ms: number };
 
@@ -99,11 +99,11 @@ function block(title: string, out: { stdout: string; stderr: string; exitCode: n
 }
 
 /** Runs the session against one endpoint; returns the raw transcript. */
-export async function runSession(etcdctl: string, endpoint: string, vars: Record<string, string>): Promise<SessionResult> {
+export async function runSession(etcdctl: string, endpoint: string, vars: Record<string, string>, steps: Step[] = SESSION): Promise<SessionResult> {
   const base = [`--endpoints=${endpoint}`, '--command-timeout=5s'];
   const env = { ETCDCTL_API: '3' };
   const parts: string[] = [];
-  for (const step of SESSION) {
+  for (const step of steps) {
     if (step.kind === 'sleep') {
       await new Promise((r) => setTimeout(r, step.ms));
       continue;
@@ -116,7 +116,9 @@ export async function runSession(etcdctl: string, endpoint: string, vars: Record
         if (m?.[1]) vars[step.capture.name] = m[1];
       }
       const title = args.map((a) => (a.length > 40 ? `<${a.length} bytes>` : a)).join(' ') + (step.stdin ? ` <<< ${step.stdin.length > 80 ? `<${step.stdin.length} bytes>` : JSON.stringify(step.stdin)}` : '');
-      parts.push(block(title, { stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode }));
+      // Checks that run concurrently print in completion order.
+      const sorted = (t: string) => (step.sortLines ? t.split('\n').sort().join('\n') : t);
+      parts.push(block(title, { stdout: sorted(r.stdout), stderr: sorted(r.stderr), exitCode: r.exitCode }));
       continue;
     }
     // A watch runs in the background while other commands write; it is then
@@ -142,12 +144,16 @@ export async function runSession(etcdctl: string, endpoint: string, vars: Record
  * temporary paths, and the server's version string (faultline-etcd reports a
  * 3.5 release, real etcd here is 3.4.23).
  */
-export function normalise(t: string, ports: { client: string; peer: string }): string {
+export function normalise(t: string, ports: { client: string | string[]; peer: string | string[] }): string {
+  const clients = [ports.client].flat();
+  const peers = [ports.peer].flat();
+  const portName = (kind: string, i: number) => (clients.length === 1 ? `<${kind}_PORT>` : `<${kind}_PORT_${i + 1}>`);
   return t
     .split('\n')
     .map((line) => {
       let l = line;
-      l = l.replaceAll(ports.client, '<CLIENT_PORT>').replaceAll(ports.peer, '<PEER_PORT>');
+      clients.forEach((p, i) => (l = l.replaceAll(p, portName('CLIENT', i))));
+      peers.forEach((p, i) => (l = l.replaceAll(p, portName('PEER', i))));
       // clientv3's zap log lines on stderr: timestamps, client UUIDs, durations.
       l = l.replace(/"ts":("[^"]*"|[\d.e+]+)/g, '"ts":<TS>');
       l = l.replace(/"target":"[^"]*"/g, '"target":<TARGET>');
@@ -164,8 +170,32 @@ export function normalise(t: string, ports: { client: string; peer: string }): s
       // endpoint status (simple): addr, id, version, size, leader, learner, term, index, applied, errors
       l = l.replace(/^(\S+, <HEXID>, <VERSION>, <SIZE>, (?:true|false), (?:true|false)), \d+, \d+, \d+, /, '$1, <TERM>, <INDEX>, <APPLIED>, ');
       // endpoint hashkv (simple): addr, hash
-      l = l.replace(/^(\S+:<CLIENT_PORT>), \d+$/, '$1, <HASH>');
+      l = l.replace(/^(\S+:<CLIENT_PORT(?:_\d)?>), \d+$/, '$1, <HASH>');
       return l;
     })
     .join('\n');
+}
+
+/**
+ * The cluster session: the single-member session's commands sent to all three
+ * endpoints, then what only a cluster shows: every member listed, each
+ * member's status and hash, and defragmentation member by member.
+ */
+export const CLUSTER_SESSION: Step[] = [
+  ...SESSION.filter((s) => s.kind !== 'ctl' || !['endpoint', 'member', 'defrag', 'alarm'].includes(s.args[0]!)),
+  ctl('member', 'list'),
+  ctl('member', 'list', '-w', 'json'),
+  ctl('endpoint', 'status', '--cluster'),
+  { kind: 'ctl', args: ['endpoint', 'health', '--cluster'], sortLines: true },
+  ctl('endpoint', 'hashkv', '--cluster'),
+  ctl('defrag', '--cluster'),
+  ctl('alarm', 'list'),
+];
+
+/** Leadership lands on any member; the status lines must still show exactly one leader. */
+export function leaderColumn(transcript: string): string[] {
+  return transcript
+    .split('\n')
+    .filter((l) => /^\S+, [0-9a-f]{10,16}, [\d.]+, [\d.]+ ?[kMG]?B, (true|false), /.test(l))
+    .map((l) => l.split(', ')[4]!);
 }
