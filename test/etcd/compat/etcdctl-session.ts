@@ -154,6 +154,8 @@ export function normalise(t: string, ports: { client: string | string[]; peer: s
       let l = line;
       clients.forEach((p, i) => (l = l.replaceAll(p, portName('CLIENT', i))));
       peers.forEach((p, i) => (l = l.replaceAll(p, portName('PEER', i))));
+      // endpoint hashkv (simple): addr, hash (before the hex-ID rule, which would catch long hashes)
+      l = l.replace(/^(\S+:<CLIENT_PORT(?:_\d)?>), \d+$/, '$1, <HASH>');
       // clientv3's zap log lines on stderr: timestamps, client UUIDs, durations.
       l = l.replace(/"ts":("[^"]*"|[\d.e+]+)/g, '"ts":<TS>');
       l = l.replace(/"target":"[^"]*"/g, '"target":<TARGET>');
@@ -169,8 +171,6 @@ export function normalise(t: string, ports: { client: string | string[]; peer: s
       l = l.replace(/\b3\.[45]\.\d+\b/g, '<VERSION>');
       // endpoint status (simple): addr, id, version, size, leader, learner, term, index, applied, errors
       l = l.replace(/^(\S+, <HEXID>, <VERSION>, <SIZE>, (?:true|false), (?:true|false)), \d+, \d+, \d+, /, '$1, <TERM>, <INDEX>, <APPLIED>, ');
-      // endpoint hashkv (simple): addr, hash
-      l = l.replace(/^(\S+:<CLIENT_PORT(?:_\d)?>), \d+$/, '$1, <HASH>');
       return l;
     })
     .join('\n');
