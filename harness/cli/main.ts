@@ -1,6 +1,9 @@
-// The faultline command line: `run`, `analyze`, `help`. Returns the exit
-// code: 0 valid, 1 anomalies found, 2 unknown, 3 the test could not run.
+// The faultline command line: `run`, `analyze`, `bench`, `help`. Returns the
+// exit code: 0 valid, 1 anomalies found, 2 unknown, 3 the test could not run
+// (bench: 0 target met, 1 target missed, 3 could not run).
 import { analyzeRun } from '../analyze.js';
+import { BENCH_HELP, parseBenchArgs } from '../bench/args.js';
+import { runBench } from '../bench/bench.js';
 import { runTest } from '../run.js';
 import { CouldNotRun } from '../server.js';
 import { ANALYZE_HELP, MAIN_HELP, parseAnalyzeArgs, parseRunArgs, RUN_HELP, UsageError } from './args.js';
@@ -20,7 +23,7 @@ export async function main(argv: string[], io: MainIo = { out: process.stdout, e
       case '--help':
       case '-h': {
         const topic = command === 'help' ? rest[0] : undefined;
-        io.out.write(topic === 'run' ? RUN_HELP : topic === 'analyze' ? ANALYZE_HELP : MAIN_HELP);
+        io.out.write(topic === 'run' ? RUN_HELP : topic === 'analyze' ? ANALYZE_HELP : topic === 'bench' ? BENCH_HELP : MAIN_HELP);
         return command === undefined ? 3 : 0;
       }
       case 'run': {
@@ -39,12 +42,20 @@ export async function main(argv: string[], io: MainIo = { out: process.stdout, e
         }
         return await analyzeRun(opts, io.out);
       }
+      case 'bench': {
+        const opts = parseBenchArgs(rest);
+        if (opts === 'help') {
+          io.out.write(BENCH_HELP);
+          return 0;
+        }
+        return (await runBench(opts, io, rest)).exitCode;
+      }
       default:
-        throw new UsageError(`unknown command "${command}" (commands: run, analyze, help)`);
+        throw new UsageError(`unknown command "${command}" (commands: run, analyze, bench, help)`);
     }
   } catch (err) {
     if (err instanceof UsageError) {
-      io.err.write(`faultline: ${err.message}\nRun \`faultline ${command === 'run' || command === 'analyze' ? `${command} ` : ''}--help\` for usage.\n`);
+      io.err.write(`faultline: ${err.message}\nRun \`faultline ${command === 'run' || command === 'analyze' || command === 'bench' ? `${command} ` : ''}--help\` for usage.\n`);
       return 3;
     }
     if (err instanceof CouldNotRun) {
