@@ -37,7 +37,7 @@ describe('faultline CLI argument errors', () => {
     [['run', '--nemesis', 'none,kill'], /none cannot be combined/],
     [['run', '--time-limit'], /--time-limit needs a value/],
     [['run', '--bogus'], /unknown option --bogus/],
-    [['run', '--workload', 'bank'], /unknown workload "bank"/],
+    [['run', '--workload', 'no-such-workload'], /unknown workload "no-such-workload"/],
     [['run', '--toxiproxy', 'not a url'], /--toxiproxy must be a URL/],
     [['run', '--etcd-bin', '/usr/bin/etcd'], /--etcd-bin only applies with --db etcd/],
     [['run', '--serializable=yes'], /--serializable takes no value/],
