@@ -3,6 +3,7 @@
 // into exit code 3.
 import { findWorkload, workloadNames } from '../../workloads/index.js';
 import { NEMESIS_NAMES, type NemesisName } from '../../nemesis/types.js';
+import { FOREIGN_CHECKERS, FOREIGN_FORMATS, type ForeignChecker, type ForeignFormat } from '../../checkers/io/analyze-foreign.js';
 
 export class UsageError extends Error {
   override readonly name = 'UsageError';
@@ -84,6 +85,9 @@ export const MAIN_HELP = `faultline: Jepsen-style tests for etcd and faultline-e
 Usage:
   faultline run [options]      run a test, check it, store and report it
   faultline analyze DIR        re-run the checkers on a stored run (DIR or store/latest)
+  faultline analyze --format jepsen-edn|porcupine FILE [--checker linearizable|append|wr]
+                               check a history written by Jepsen or Porcupine
+  faultline bench [options]    throughput and latency against a target, optionally --vs etcd
   faultline help [command]     show help
 
 Exit codes: 0 valid, 1 anomalies found, 2 unknown, 3 the test could not run.
@@ -105,6 +109,9 @@ Exit codes: 0 valid, 1 anomalies found, 2 unknown, 3 the test could not run.
 export const ANALYZE_FLAGS: Record<string, FlagSpec> = {
   store: { value: true, placeholder: 'DIR', help: 'store to resolve "latest" in (default ./store)' },
   'check-timeout': { value: true, placeholder: 'S', help: 'time budget for the linearizability checker (default 120)' },
+  format: { value: true, placeholder: 'FMT', help: 'faultline (a run directory, default), jepsen-edn or porcupine (a history file)' },
+  checker: { value: true, placeholder: 'NAME', help: 'for --format jepsen-edn|porcupine: linearizable, append or wr (default: guessed)' },
+  'export-edn': { value: true, placeholder: 'FILE', help: 'also write the run\'s history as Jepsen history.edn to FILE' },
   help: { value: false, help: 'show this help' },
 };
 
@@ -112,6 +119,10 @@ export const ANALYZE_HELP = `Usage: faultline analyze [DIR] [options]
 
 Re-runs the checkers on a stored run's history.jsonl and rewrites its
 results.json and index.html. DIR defaults to <store>/latest.
+
+With --format jepsen-edn or porcupine, checks a history FILE written by
+another tool instead: --checker linearizable (a cas-register per key),
+append (Elle list-append) or wr (Elle rw-register).
 
 Options:
 ${usageBlock(ANALYZE_FLAGS)}
@@ -252,11 +263,27 @@ export interface AnalyzeOptions {
   dir: string | undefined;
   store: string;
   checkTimeoutS: number;
+  format?: 'faultline' | ForeignFormat;
+  checker?: ForeignChecker;
+  exportEdn?: string;
 }
 
 export function parseAnalyzeArgs(argv: readonly string[]): AnalyzeOptions | 'help' {
   const p = parseFlags(argv, ANALYZE_FLAGS);
   if (p.flags.has('help')) return 'help';
   if (p.positional.length > 1) throw new UsageError(`analyze takes one directory, got ${p.positional.length}`);
-  return { dir: p.positional[0], store: str(p, 'store') ?? 'store', checkTimeoutS: num(p, 'check-timeout', 120, { min: 1 }) };
+  const format = str(p, 'format') ?? 'faultline';
+  if (format !== 'faultline' && !(FOREIGN_FORMATS as readonly string[]).includes(format)) throw new UsageError(`--format must be faultline, ${FOREIGN_FORMATS.join(' or ')}, got "${format}"`);
+  const checker = str(p, 'checker');
+  if (checker !== undefined && !(FOREIGN_CHECKERS as readonly string[]).includes(checker)) throw new UsageError(`--checker must be ${FOREIGN_CHECKERS.join(', ')}, got "${checker}"`);
+  if (checker !== undefined && format === 'faultline') throw new UsageError('--checker needs --format jepsen-edn or porcupine');
+  if (format !== 'faultline' && p.positional[0] === undefined) throw new UsageError(`--format ${format} needs a history FILE`);
+  return {
+    dir: p.positional[0],
+    store: str(p, 'store') ?? 'store',
+    checkTimeoutS: num(p, 'check-timeout', 120, { min: 1 }),
+    ...(format !== 'faultline' ? { format: format as ForeignFormat } : {}),
+    ...(checker !== undefined ? { checker: checker as ForeignChecker } : {}),
+    ...(str(p, 'export-edn') !== undefined ? { exportEdn: str(p, 'export-edn') } : {}),
+  };
 }
