@@ -1,6 +1,8 @@
 // `faultline analyze DIR`: re-checks a stored history (even one cut short by
 // a crash of the harness) and rewrites results.json and index.html.
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
+import { analyzeForeignFile } from '../checkers/io/analyze-foreign.js';
+import { writeJepsenHistory } from '../checkers/io/jepsen.js';
 import { dirname, join } from 'node:path';
 import type { AnalyzeOptions } from './cli/args.js';
 import { checkHistory, exitCodeFor } from './check.js';
@@ -18,6 +20,13 @@ interface StoredTest {
 }
 
 export async function analyzeRun(opts: AnalyzeOptions, out: NodeJS.WritableStream): Promise<number> {
+  if (opts.format !== undefined && opts.format !== 'faultline') {
+    try {
+      return analyzeForeignFile(opts.dir!, opts.format, opts.checker, opts.checkTimeoutS, out);
+    } catch (err) {
+      throw new CouldNotRun(`cannot check ${opts.dir}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
   let runDir: string;
   try {
     runDir = resolveRunDir(opts.dir, opts.store);
@@ -30,6 +39,10 @@ export async function analyzeRun(opts: AnalyzeOptions, out: NodeJS.WritableStrea
   const { ops, skipped } = readHistory(join(runDir, FILES.history));
   const lastTime = ops.reduce((m, o) => Math.max(m, o.time), 0);
   const history = closeOpenOps(ops, lastTime);
+  if (opts.exportEdn) {
+    writeFileSync(opts.exportEdn, writeJepsenHistory(history));
+    out.write(`faultline: wrote ${history.length} ops as Jepsen EDN to ${opts.exportEdn}\n`);
+  }
   out.write(`faultline: re-checking ${history.length} history records from ${runDir}${skipped ? ` (${skipped} unreadable lines skipped)` : ''}\n`);
   const summary = checkHistory(history, { timeoutS: opts.checkTimeoutS, workload: test.options?.workload ?? 'register' });
   const results: Results = {
