@@ -30,6 +30,7 @@ import type { Fault } from '../nemesis/types.js';
 import { findWorkload } from '../workloads/index.js';
 import { memberNames } from './cluster/cluster.js';
 import type { Op } from './history.js';
+import { applyConvergence, checkConvergence, type ConvergenceResult } from '../checkers/convergence.js';
 
 export interface RunIo {
   out: NodeJS.WriteStream;
@@ -55,6 +56,8 @@ export interface Results extends CheckSummary {
   unexpectedExits: string[];
   phasesMs: Record<string, number>;
   leftoverProcesses?: number[];
+  /** Every member's revision and HashKV at a common revision after the final reads. */
+  convergence?: ConvergenceResult;
 }
 
 export interface RunOutcome {
@@ -249,11 +252,20 @@ export async function runTest(opts: RunOptions, io: RunIo): Promise<RunOutcome> 
     workersStop.abort();
     await workersDone;
     mark('recovery', t);
+    let convergence: ConvergenceResult | undefined;
     if (!interrupt.signal.aborted) {
       phase = 'final reads';
       t = clock.elapsedMs();
       await pool.finalReads();
       mark('finalReads', t);
+      t = clock.elapsedMs();
+      const members = cluster.names.map((name) => ({ name, client: new EtcdClient(grpcTarget(cluster.member(name).spec.clientUrl), { timeoutMs: opts.opTimeoutMs }) }));
+      try {
+        convergence = await checkConvergence(members);
+      } finally {
+        for (const m of members) m.client.close();
+      }
+      mark('convergence', t);
     }
     progress.stop();
     const unexpectedExits = cluster.unexpectedExits();
@@ -288,6 +300,7 @@ export async function runTest(opts: RunOptions, io: RunIo): Promise<RunOutcome> 
       unexpectedExits,
       phasesMs,
     };
+    if (convergence) applyConvergence(results, convergence);
     finishRun(runDir, opts.store, test.name, results, history.ops, {
       db: opts.db,
       server: server.version,
