@@ -5,6 +5,7 @@ import { analyzeForeignFile } from '../checkers/io/analyze-foreign.js';
 import { writeJepsenHistory } from '../checkers/io/jepsen.js';
 import { dirname, join } from 'node:path';
 import type { AnalyzeOptions } from './cli/args.js';
+import { applyConvergence } from '../checkers/convergence.js';
 import { checkHistory, exitCodeFor } from './check.js';
 import { closeOpenOps, readHistory } from './history-log.js';
 import { finishRun, printVerdict, type Results } from './run.js';
@@ -61,6 +62,9 @@ export async function analyzeRun(opts: AnalyzeOptions, out: NodeJS.WritableStrea
     unexpectedExits: previous.unexpectedExits ?? [],
     phasesMs: previous.phasesMs ?? {},
   };
+  // Convergence was measured on the live cluster, not recorded in the history:
+  // carry the stored measurement over so a re-check keeps it.
+  if (previous.convergence) applyConvergence(results, previous.convergence);
   if (skipped) results.reason = `${results.reason ? `${results.reason}; ` : ''}${skipped} unreadable history lines skipped`;
   // The store root is two levels up: <store>/<test>/<timestamp>.
   const store = dirname(dirname(runDir));
