@@ -185,10 +185,13 @@ export const CLUSTER_SESSION: Step[] = [
   ...SESSION.filter((s) => s.kind !== 'ctl' || !['endpoint', 'member', 'defrag', 'alarm'].includes(s.args[0]!)),
   ctl('member', 'list'),
   ctl('member', 'list', '-w', 'json'),
-  ctl('endpoint', 'status', '--cluster'),
-  { kind: 'ctl', args: ['endpoint', 'health', '--cluster'], sortLines: true },
-  ctl('endpoint', 'hashkv', '--cluster'),
-  ctl('defrag', '--cluster'),
+  // Every member is named in --endpoints, so these reach each member in turn.
+  // (etcdctl 3.4's --cluster form dials members as passthrough:///http://...,
+  // an HTTP/2 :authority with a scheme that Node's HTTP/2 layer rejects.)
+  ctl('endpoint', 'status'),
+  { kind: 'ctl', args: ['endpoint', 'health'], sortLines: true },
+  ctl('endpoint', 'hashkv'),
+  ctl('defrag'),
   ctl('alarm', 'list'),
 ];
 
