@@ -72,4 +72,7 @@ export const Errors = {
   badLeaderTransferee: e(GrpcCode.FAILED_PRECONDITION, 'etcdserver: bad leader transferee'),
   notLeader: e(GrpcCode.FAILED_PRECONDITION, 'etcdserver: not leader'),
   corrupt: e(GrpcCode.DATA_LOSS, 'etcdserver: corrupt cluster'),
+  notEnoughStartedMembers: e(GrpcCode.FAILED_PRECONDITION, 'etcdserver: re-configuration failed due to not enough started members'),
+  timeoutLeaderTransfer: e(GrpcCode.UNAVAILABLE, 'etcdserver: request timed out, leader transfer took too long'),
+  notSupportedForLearner: e(GrpcCode.FAILED_PRECONDITION, 'etcdserver: rpc not supported for learner'),
 } as const;

@@ -6,6 +6,7 @@ import { startApiServer } from './api/server.js';
 import { parseFlags, type EtcdConfig } from './config/flags.js';
 import { createLessorFactory } from './server/lessor-adapter.js';
 import { createLogger, type Logger } from './server/logger.js';
+import { createPeerTransport, dialOverridesById, discoverJoin } from './server/peer-adapter.js';
 import { EtcdServer } from './server/server.js';
 import { DataDirLockedError, SnapshotCorruptError, WalCorruptError } from './wal/errors.js';
 
@@ -34,6 +35,10 @@ export async function main(argv: string[]): Promise<void> {
     'listen-client-urls': config.listenClientUrls,
     'advertise-client-urls': config.advertiseClientUrls,
     'initial-advertise-peer-urls': config.initialAdvertisePeerUrls,
+    'listen-peer-urls': config.listenPeerUrls,
+    'initial-cluster': [...config.initialCluster].map(([n, u]) => `${n}=${u.join(',')}`).join(','),
+    'initial-cluster-state': config.initialClusterState,
+    'peer-dial-overrides': config.peerDialOverrides.size > 0 ? Object.fromEntries(config.peerDialOverrides) : undefined,
     'snapshot-count': config.snapshotCount,
     'quota-backend-bytes': config.quotaBackendBytes,
     'max-request-bytes': config.maxRequestBytes,
@@ -44,8 +49,24 @@ export async function main(argv: string[]): Promise<void> {
   if (config.unsafeNoFsync) log.warn('--unsafe-no-fsync is accepted but the WAL still fsyncs');
 
   let server: EtcdServer;
+  let exiting = false;
+  const peerLog = log.child('rafthttp/transport.go');
   try {
-    server = await EtcdServer.open({ config, lessor: createLessorFactory(config), logger: log.child('etcdserver/server.go') });
+    server = await EtcdServer.open({
+      config,
+      lessor: createLessorFactory(config),
+      logger: log.child('etcdserver/server.go'),
+      transport: (ids) => createPeerTransport({ ...ids, listenUrls: config.listenPeerUrls, dialOverrides: dialOverridesById(config), logger: peerLog }),
+      discoverJoin: () => discoverJoin(config, peerLog),
+      onStopped: (reason) => {
+        // Removed from the cluster (etcd exits 0 then) or a fatal log error (exit 1).
+        if (exiting) return;
+        exiting = true;
+        const removed = reason.includes('permanently removed');
+        log[removed ? 'warn' : 'error']('server stopped', { reason });
+        setTimeout(() => process.exit(removed ? 0 : 1), 50).unref();
+      },
+    });
   } catch (err) {
     if (err instanceof WalCorruptError || err instanceof SnapshotCorruptError || err instanceof DataDirLockedError) {
       log.error('failed to start etcd', { error: err.message });

@@ -41,6 +41,8 @@ export interface EtcdConfig {
   listenMetricsUrls: string[];
   unsafeNoFsync: boolean;
   preVote: boolean;
+  /** faultline extension: member name → the URL this member dials for it instead of its peer URLs. */
+  peerDialOverrides: Map<string, string>;
   /** Flags (or env vars) that were given explicitly, by flag name. */
   explicit: Set<string>;
 }
@@ -93,6 +95,11 @@ const FLAGS: Record<string, FlagSpec> = {
   'listen-metrics-urls': { kind: 'string', def: '', help: 'List of URLs to listen on for the metrics and health endpoints.' },
   'unsafe-no-fsync': { kind: 'bool', def: 'false', help: 'Disables fsync, unsafe, will cause data loss.' },
   'pre-vote': { kind: 'bool', def: 'true', help: 'Enable to run an additional Raft election phase.' },
+  'peer-dial-overrides': {
+    kind: 'string',
+    def: '',
+    help: 'faultline extension (not in etcd): name=http://host:port,... dials the named peers at these URLs (e.g. per-pair proxies); member IDs still come from --initial-cluster.',
+  },
   version: { kind: 'bool', def: 'false', help: 'Print the version and exit.' },
   // Accepted so that existing etcd launch scripts keep working; they do not change behaviour here.
   logger: { kind: 'string', def: 'zap', help: "Currently only supports 'zap' for structured logging.", inert: true },
@@ -363,6 +370,14 @@ export function parseFlags(argv: readonly string[], env: Readonly<Record<string,
     else metricsUrls = r.urls;
   }
 
+  const peerDialOverrides = new Map<string, string>();
+  for (const item of get('peer-dial-overrides').split(',').map((x) => x.trim()).filter((x) => x !== '')) {
+    const eq = item.indexOf('=');
+    const err = eq <= 0 ? `want name=url, got ${JSON.stringify(item)}` : checkUrl(item.slice(eq + 1));
+    if (err) errors.push(`--peer-dial-overrides: ${err}`);
+    else peerDialOverrides.set(item.slice(0, eq), item.slice(eq + 1).trim());
+  }
+
   const quotaRaw = num('quota-backend-bytes');
   const quota = quotaRaw === 0 ? 2 * GIB : quotaRaw < 0 ? Infinity : quotaRaw;
   if (quota > 8 * GIB && quota !== Infinity) warnings.push(`quota-backend-bytes ${quota} exceeds the suggested maximum of 8 GiB`);
@@ -398,6 +413,7 @@ export function parseFlags(argv: readonly string[], env: Readonly<Record<string,
       listenMetricsUrls: metricsUrls,
       unsafeNoFsync: bool('unsafe-no-fsync'),
       preVote: bool('pre-vote'),
+      peerDialOverrides,
       explicit,
     },
   };

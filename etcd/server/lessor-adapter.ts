@@ -43,6 +43,9 @@ class ClockedLessor implements LocalLessor {
     // As etcd: extend every lease by an election timeout so the election itself expires nothing.
     this.inner.promote(this.now(), this.electionTimeoutMs);
   }
+  demote(): void {
+    this.inner.demote();
+  }
   ids(): LeaseId[] {
     return this.inner.leases();
   }

@@ -20,6 +20,8 @@ export interface LocalLessor extends LeaseTable {
   expired(max: number): LeaseId[];
   /** Becoming leader: every deadline restarts at now + TTL. */
   promote(): void;
+  /** Losing leadership: deadlines stop; renewals and TTL queries go to the leader. */
+  demote(): void;
   ids(): LeaseId[];
 }
 

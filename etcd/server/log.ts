@@ -1,8 +1,9 @@
-// The replicated log the server proposes into and applies from. The server
-// only sees this interface: propose bytes, receive committed entries in
-// order, ask for a read barrier. A single member commits an entry once it is
-// durable in its own WAL; the Raft node will implement the same interface
-// (propose → Ready → persist → send → commit → apply) for a cluster.
+// The replicated log the server proposes into and applies from: propose
+// bytes, receive committed entries in order, ask for a read barrier. RaftLog
+// (raft-log.ts) implements it for clusters of any size and is what the server
+// runs, a single member included; SingleMemberLog below is the minimal
+// one-member form of the contract (an entry is committed once durable in its
+// own WAL), no longer used by the server.
 
 import type { Entry, EntryType, HardState } from '../raft/types.js';
 import { ProposalDroppedError } from '../raft/types.js';

@@ -1,17 +1,21 @@
 // EtcdServer: the core behind the API front door.
 //
-// Every mutation becomes one log record (codec.ts) proposed to the
-// ReplicatedLog; committed entries come back in order and the Applier turns
-// them into state changes and per-request results, which are handed to the
-// waiting proposer by request id. A write is acknowledged only after its
-// entry is durable and applied. Reads are served from the applied state:
-// linearizable ones after a read barrier (readIndex, then wait until applied),
-// serializable ones immediately.
+// Every mutation becomes one log record (codec.ts) proposed to the Raft log
+// (raft-log.ts, replicated to the other members over the peer transport);
+// committed entries come back in order and the Applier turns them into state
+// changes and per-request results, which are handed to the waiting proposer
+// by request id. A write is acknowledged only after its entry is committed
+// by a quorum and applied here. Reads are served from the applied state:
+// linearizable ones after a read barrier (ReadIndex, then wait until
+// applied), serializable ones immediately. Membership changes are Raft
+// configuration changes carrying the membership record as their context.
 //
 // Local duties that must not live in the deterministic core: lease deadlines
-// (a timer proposes revokes for expired leases), auto-compaction, the quota
-// (raising NOSPACE through the log), watch delivery, snapshots of the state
-// machine every --snapshot-count entries (then WAL release).
+// (on the leader only: a timer proposes revokes for expired leases; other
+// members forward keep-alives and TTL queries to it), auto-compaction (also
+// leader only), the quota (raising NOSPACE through the log), watch delivery,
+// snapshots of the state machine every --snapshot-count entries (then WAL
+// release), and etcd's cluster checks before membership changes.
 
 import { randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
 import { encodeSnapshotFile } from './snapshot-file.js';
@@ -20,7 +24,8 @@ import { CLUSTER_VERSION, SERVER_VERSION } from '../config/flags.js';
 import { EtcdError, Errors, GrpcCode } from '../errors.js';
 import { checkDeleteRequest, checkIntervals, checkPutRequest, checkRangeRequest, checkTxnRequest } from '../mvcc/txn-checks.js';
 import { applyRange, applyTxn } from '../mvcc/txn.js';
-import { ProposalDroppedError, type Entry, type EntryType } from '../raft/types.js';
+import { decodeConfChange, encodeConfChange, type ConfChange } from '../raft/confchange.js';
+import { NONE, nodeIdFromBigInt, nodeIdToBigInt, ProposalDroppedError, type Entry, type EntryType, type NodeId, type Snapshot } from '../raft/types.js';
 import type {
   CompactionRequest,
   DeleteRangeRequest,
@@ -59,7 +64,11 @@ import type { AuthOp, InternalRequest } from './codec.js';
 import { decodeRecord, encodeRecord } from './codec.js';
 import { startPeriodicCompactor, startRevisionCompactor, type Compactor } from './compactor.js';
 import { computeClusterId, computeMemberId, IdGenerator, idToHex } from './ids.js';
-import { SingleMemberLog, type ReplicatedLog } from './log.js';
+import { guardWatchStream } from './guarded-watch.js';
+import { RaftLog } from './raft-log.js';
+import { checkAddVoter, checkRemoveMember, learnerInSync } from './reconfig-checks.js';
+import { NullTransport, type RaftTransport } from './transport.js';
+import { decodeForwarded, encodeForwarded, ForwardKind } from './forward.js';
 import type { LessorFactory, LocalLessor } from './lessor-port.js';
 import { createLessorFactory } from './lessor-adapter.js';
 import { createLogger, type Logger } from './logger.js';
@@ -73,6 +82,17 @@ const LEASE_OVERHEAD = 64;
 const SNAPSHOT_CHUNK = 32 * 1024;
 const MAX_SNAPSHOT_FILES = 5;
 const LEASE_REVOKE_PER_SECOND = 1000;
+/** A peer heard from within this many election timeouts counts as connected (etcd: 5 s of stream uptime). */
+const HEALTH_WINDOW_FACTOR = 3;
+/** etcd cancels hasleader watch streams after this many election timeouts without a leader. */
+const MAX_NO_LEADER_TICKS = 3;
+
+/** What a member joining an existing cluster learns from it: its own IDs and the current members (to reach them). */
+export interface JoinInfo {
+  memberId: bigint;
+  clusterId: bigint;
+  members?: Member[];
+}
 
 export interface EtcdServerOptions {
   config: EtcdConfig;
@@ -86,6 +106,25 @@ export interface EtcdServerOptions {
   leaseCheckIntervalMs?: number;
   /** Auto-compaction check interval override (tests); etcd: retention/10 (periodic), 5 min (revision). */
   compactionCheckMs?: number;
+  /**
+   * The peer network, built once the member and cluster IDs are known (from
+   * the WAL or the bootstrap flags). Default: nobody is reachable.
+   */
+  transport?: (ids: { memberId: bigint; clusterId: bigint }) => RaftTransport;
+  /**
+   * Joining an existing cluster (--initial-cluster-state existing) on an empty
+   * data dir: the IDs the cluster gave this member. Default: looked up through
+   * `discoverJoin`, or computed from the flags as etcd does for initial members.
+   */
+  join?: JoinInfo;
+  /** Asks the running cluster who this member is (joining with an empty data dir). */
+  discoverJoin?: () => Promise<JoinInfo>;
+  /** Raft's election jitter source (tests pass a seeded one). */
+  random?: () => number;
+  /** Called once when the server stops on its own (removed from the cluster, fatal error). */
+  onStopped?: (reason: string) => void;
+  /** Log entries kept behind a snapshot for slow followers (etcd: 5000). */
+  catchUpEntries?: number;
 }
 
 interface Waiter {
@@ -151,10 +190,19 @@ export class EtcdServer implements EtcdBackend {
   private readonly now: () => number;
   private readonly idGen: IdGenerator;
   private readonly applier: Applier;
-  private readonly replicated: ReplicatedLog;
+  private readonly replicated: RaftLog;
+  private readonly transport: RaftTransport;
+  private readonly opts: EtcdServerOptions;
+  /** Watch streams opened with etcd's hasleader metadata: canceled when the cluster loses its leader. */
+  private readonly leaderWatchStreams = new Set<() => void>();
+  private noLeaderTicks = 0;
+  private wasLeader = false;
+  private removedSelf = false;
+  private snapshotsInstalled = 0;
+  private readonly removalNotices = new Map<NodeId, number>();
   private readonly watch: WatchWiring;
   private readonly waiters = new Map<bigint, Waiter>();
-  private appliedWaiters: Array<{ index: number; resolve: () => void }> = [];
+  private appliedWaiters: Array<{ index: number; resolve: () => void; reject: (err: unknown) => void }> = [];
   private readonly timers: NodeJS.Timeout[] = [];
   private compactor: Compactor | undefined;
   private readonly revoking = new Set<LeaseId>();
@@ -186,8 +234,10 @@ export class EtcdServer implements EtcdBackend {
     ids: { memberId: bigint; clusterId: bigint },
     applier: Applier,
     recovered: RecoveredState,
-    bootstrap: Array<{ type: EntryType; data: Uint8Array }>,
+    recoveredSnapshot: Snapshot | undefined,
+    bootstrap: Uint8Array[],
   ) {
+    this.opts = opts;
     this.cfg = opts.config;
     this.log = opts.logger ?? createLogger({ level: this.cfg.logLevel });
     this.now = opts.now ?? Date.now;
@@ -199,14 +249,26 @@ export class EtcdServer implements EtcdBackend {
     this.snapshotIndex = applier.appliedIndex;
     this.requestTimeoutMs = 5000 + 2 * this.cfg.electionTimeoutMs;
     this.compactionCheckMs = opts.compactionCheckMs;
-    this.replicated = new SingleMemberLog({
-      memberId: this.memberId,
-      persistence: wal,
-      recovered,
-      snapshotIndex: recovered.snapshot?.index ?? 0,
-      snapshotTerm: recovered.snapshot?.term ?? 0,
+    this.transport = opts.transport ? opts.transport(ids) : new NullTransport();
+    const raftLogger = this.log.child('raft/raft.go');
+    this.replicated = new RaftLog({
+      id: nodeIdFromBigInt(this.memberId),
+      wal,
+      snapshots,
+      recovered: { hardState: recovered.hardState, entries: recovered.entries, ...(recoveredSnapshot ? { snapshot: recoveredSnapshot } : {}) },
       bootstrap,
-      onFatal: (err) => this.fatal('failed to persist log entries', err),
+      transport: this.transport,
+      tickMs: this.cfg.heartbeatIntervalMs,
+      electionTicks: Math.max(2, Math.round(this.cfg.electionTimeoutMs / this.cfg.heartbeatIntervalMs)),
+      preVote: this.cfg.preVote,
+      requestTimeoutMs: this.requestTimeoutMs,
+      ...(opts.catchUpEntries !== undefined ? { catchUpEntries: opts.catchUpEntries } : {}),
+      ...(opts.random ? { random: opts.random } : {}),
+      logger: raftLogger,
+      onFatal: (err) => this.fatal('raft log failed', err),
+      onLeaderChange: (leader, term) => this.leaderChanged(leader, term),
+      onSnapshotInstalled: (snap) => this.installSnapshot(snap),
+      onPeerMessage: (from) => this.noticeRemovedPeer(from),
     });
     this.watch = new WatchWiring({
       store: () => this.applier.store,
@@ -262,41 +324,49 @@ export class EtcdServer implements EtcdBackend {
       const recovered = opened.recovered;
 
       let ids: { memberId: bigint; clusterId: bigint };
-      const bootstrap: Array<{ type: EntryType; data: Uint8Array }> = [];
+      const bootstrap: Uint8Array[] = [];
+      let joinPeers: Member[] = [];
       if (recovered.metadata) {
         ids = decodeMetadata(Buffer.from(recovered.metadata));
         log.info('restarting local member', { 'data-dir': cfg.dataDir, 'local-member-id': idToHex(ids.memberId), 'cluster-id': idToHex(ids.clusterId), 'commit-index': recovered.hardState.commit });
       } else {
         if (recovered.entries.length > 0 || recovered.snapshot) throw new Error(`wal in ${dataDir.walDir} has entries but no metadata`);
         if (cfg.initialClusterState === 'existing') {
-          throw new Error('joining an existing cluster (--initial-cluster-state=existing) needs peer replication, which this build does not have yet');
+          // The cluster assigned this member's ID when it was added; the log (replicated from the leader) brings the rest.
+          const found = opts.join ?? (opts.discoverJoin ? await opts.discoverJoin() : undefined);
+          if (!found) throw new Error('cannot join an existing cluster: no peer answered with the member list');
+          ids = { memberId: found.memberId, clusterId: found.clusterId };
+          joinPeers = found.members ?? initialMembers(cfg);
+          wal.setMetadata(encodeMetadata(ids));
+          log.info('joining existing cluster', { 'local-member-id': idToHex(ids.memberId), 'cluster-id': idToHex(ids.clusterId), 'data-dir': cfg.dataDir });
+        } else {
+          const members = initialMembers(cfg);
+          const self = members.find((m) => m.name === cfg.name);
+          if (!self) throw new Error(`couldn't find local name "${cfg.name}" in the initial cluster configuration`);
+          ids = { memberId: self.id, clusterId: computeClusterId(members.map((m) => m.id)) };
+          wal.setMetadata(encodeMetadata(ids));
+          // As etcd: the initial members enter the log as committed conf changes at term 1, in ID order,
+          // with their peer URLs only; each one's name and client URLs come when it publishes them.
+          for (const m of [...members].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) {
+            const context = encodeRecord({ requestId: 0n, request: { op: 'memberAdd', member: { ...m, name: '' } } });
+            bootstrap.push(encodeConfChange({ type: 'addNode', nodeId: nodeIdFromBigInt(m.id), context }));
+          }
+          log.info('starting local member', { 'local-member-id': idToHex(ids.memberId), 'cluster-id': idToHex(ids.clusterId), 'data-dir': cfg.dataDir, 'initial-cluster-size': members.length });
         }
-        if (cfg.initialCluster.size !== 1) {
-          throw new Error(`--initial-cluster lists ${cfg.initialCluster.size} members; only single-member clusters are supported until Raft replication lands`);
-        }
-        const members: Member[] = [...cfg.initialCluster].map(([name, urls]) => ({
-          id: computeMemberId(urls, cfg.initialClusterToken),
-          name,
-          peerURLs: [...urls].sort(),
-          clientURLs: [],
-          isLearner: false,
-        }));
-        const self = members.find((m) => m.name === cfg.name);
-        if (!self) throw new Error(`couldn't find local name "${cfg.name}" in the initial cluster configuration`);
-        ids = { memberId: self.id, clusterId: computeClusterId(members.map((m) => m.id)) };
-        wal.setMetadata(encodeMetadata(ids));
-        for (const m of members) bootstrap.push({ type: 'conf', data: encodeRecord({ requestId: 0n, request: { op: 'memberAdd', member: m } }) });
-        log.info('starting local member', { 'local-member-id': idToHex(ids.memberId), 'cluster-id': idToHex(ids.clusterId), 'data-dir': cfg.dataDir });
       }
 
       const lessors = opts.lessor ?? createLessorFactory(cfg, opts.now ?? Date.now);
       const applier = new Applier({ maxTxnOps: cfg.maxTxnOps, leases: lessors.create(), restoreLeases: (b) => lessors.restore(b) });
+      let recoveredSnapshot: Snapshot | undefined;
       if (recovered.snapshot) {
         const snap = await snapshots.load(recovered.snapshot);
         applier.restore(Buffer.from(snap.data.buffer, snap.data.byteOffset, snap.data.byteLength));
+        recoveredSnapshot = { index: snap.meta.index, term: snap.meta.term, confState: snap.meta.confState, data: snap.data };
         log.info('recovered from snapshot', { 'snapshot-index': snap.meta.index, 'snapshot-term': snap.meta.term, revision: applier.store.currentRevision });
       }
-      const server = new EtcdServer(dataDir, wal, snapshots, { ...opts, logger: log }, ids, applier, recovered, bootstrap);
+      const server = new EtcdServer(dataDir, wal, snapshots, { ...opts, logger: log }, ids, applier, recovered, recoveredSnapshot, bootstrap);
+      // A joining member's log is empty until the leader reaches it, so it must know where the others are.
+      for (const m of joinPeers) if (m.id !== ids.memberId) server.transport.addPeer(nodeIdFromBigInt(m.id), m.peerURLs);
       await server.start();
       return server;
     } catch (err) {
@@ -307,20 +377,99 @@ export class EtcdServer implements EtcdBackend {
   }
 
   private async start(): Promise<void> {
+    this.transport.onRequest((from, kind, payload) => this.handlePeerRequest(from, kind, payload));
+    // Members restored from a snapshot; those in the log are added as their entries apply.
+    this.syncPeers();
+    await this.transport.start();
     await this.replicated.start((entries) => this.applyEntries(entries));
-    this.mLeaderChanges.inc();
-    this.lessor().promote();
     this.dbSizeHighWater = this.applier.store.sizeBytes();
-    const status = this.replicated.status();
-    this.log.info('became leader', { 'local-member-id': idToHex(this.memberId), term: status.term, 'raft-index': status.commitIndex });
-    // Publish this member's name and client URLs through the log, as etcd does once it is up.
-    await this.propose({ op: 'memberAttributes', id: this.memberId, name: this.cfg.name, clientURLs: this.cfg.advertiseClientUrls });
-    this.log.info('published local member to cluster through raft', {
-      'local-member-id': idToHex(this.memberId),
-      'local-member-attributes': { name: this.cfg.name, clientURLs: this.cfg.advertiseClientUrls },
-      'cluster-id': idToHex(this.clusterId),
-    });
     this.startTimers();
+    const publishing = this.publish();
+    // A sole voter leads at once, so its attributes are in the log before open() returns.
+    const voters = this.replicated.raftStatus()?.confState.voters ?? [];
+    if (voters.length === 1 && voters[0] === nodeIdFromBigInt(this.memberId)) await publishing;
+  }
+
+  /** Publishes this member's name and client URLs through the log, as etcd does once it is up; retries until it commits. */
+  private async publish(): Promise<void> {
+    const attributes = { name: this.cfg.name, clientURLs: this.cfg.advertiseClientUrls };
+    while (!this.stopped) {
+      try {
+        await this.propose({ op: 'memberAttributes', id: this.memberId, ...attributes });
+        this.log.info('published local member to cluster through raft', {
+          'local-member-id': idToHex(this.memberId),
+          'local-member-attributes': attributes,
+          'cluster-id': idToHex(this.clusterId),
+        });
+        return;
+      } catch (err) {
+        if (this.stopped) return;
+        this.log.debug('failed to publish local member attributes; retrying', { error: err });
+        await new Promise((r) => setTimeout(r, Math.min(this.cfg.electionTimeoutMs, 500)).unref());
+      }
+    }
+  }
+
+  /** Points the transport at every other member the state machine knows. */
+  private syncPeers(): void {
+    const self = this.memberId;
+    const known = new Set<NodeId>();
+    for (const m of this.applier.members.values()) {
+      if (m.id === self) continue;
+      const id = nodeIdFromBigInt(m.id);
+      known.add(id);
+      this.transport.addPeer(id, m.peerURLs);
+    }
+    for (const id of this.applier.removed) {
+      const hex = nodeIdFromBigInt(id);
+      if (!known.has(hex)) this.transport.removePeer(hex);
+    }
+  }
+
+  /** A removed member that keeps talking (it missed its removal) is told, so it stops as etcd's would. */
+  private noticeRemovedPeer(from: NodeId): void {
+    const id = nodeIdToBigInt(from);
+    if (!this.applier.removed.has(id)) return;
+    const last = this.removalNotices.get(from) ?? 0;
+    if (Date.now() - last < 1000) return;
+    this.removalNotices.set(from, Date.now());
+    this.transport.request(from, 'member-removed', encodeForwarded({}), 1000).catch(() => undefined);
+  }
+
+  private leaderChanged(leader: NodeId, term: number): void {
+    const self = nodeIdFromBigInt(this.memberId);
+    if (leader !== NONE) this.mLeaderChanges.inc();
+    if (leader === self && !this.wasLeader) {
+      this.wasLeader = true;
+      this.lessor().promote();
+      this.log.info('became leader', { 'local-member-id': idToHex(this.memberId), term });
+    } else if (leader !== self && this.wasLeader) {
+      this.wasLeader = false;
+      this.lessor().demote();
+      this.log.info('lost leadership', { 'local-member-id': idToHex(this.memberId), term, leader: leader === NONE ? '0' : leader });
+    }
+  }
+
+  /** A snapshot from the leader is durable: the state machine becomes its image. */
+  private installSnapshot(snap: Snapshot): void {
+    const image = Buffer.from(snap.data.buffer, snap.data.byteOffset, snap.data.byteLength);
+    this.applier.restore(image);
+    this.snapshotsInstalled++;
+    this.watch.restored();
+    this.snapshotIndex = snap.index;
+    this.syncPeers();
+    const size = this.applier.store.sizeBytes();
+    if (size > this.dbSizeHighWater) this.dbSizeHighWater = size;
+    this.log.info('restored state machine from leader snapshot', { 'snapshot-index': snap.index, revision: this.applier.store.currentRevision });
+    this.releaseAppliedWaiters();
+  }
+
+  private releaseAppliedWaiters(): void {
+    const applied = this.applier.appliedIndex;
+    if (this.appliedWaiters.length === 0) return;
+    const ready = this.appliedWaiters.filter((w) => w.index <= applied);
+    this.appliedWaiters = this.appliedWaiters.filter((w) => w.index > applied);
+    for (const w of ready) w.resolve();
   }
 
   private startTimers(): void {
@@ -330,12 +479,15 @@ export class EtcdServer implements EtcdBackend {
       this.timers.push(t);
     };
     every(500, () => this.revokeExpiredLeases());
+    every(this.cfg.electionTimeoutMs, () => this.monitorLeader());
     every(this.cfg.watchProgressNotifyIntervalMs, () => this.watch.progressTick());
     const retention = this.cfg.autoCompactionRetentionValue;
     if (retention > 0) {
       const host = {
         currentRevision: () => this.applier.store.currentRevision,
         compact: async (rev: number) => {
+          // As etcd's compactor, which runs paused on followers: only the leader proposes compactions.
+          if (this.leaderId() !== this.memberId) return;
           await this.propose({ op: 'compact', compact: { revision: rev, physical: false } });
         },
         now: this.now,
@@ -361,21 +513,34 @@ export class EtcdServer implements EtcdBackend {
     if (this.stopped) return Promise.reject(Errors.stopped());
     const requestId = this.idGen.next();
     const data = encodeRecord({ requestId, request });
+    const cc = type === 'conf' ? confChangeOf(request, data) : undefined;
+    const leaderAtStart = this.replicated.leaderId();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiters.delete(requestId);
         this.mFailed.inc();
-        reject(Errors.timeout());
+        // etcd's hint when the leader changed while the request waited.
+        reject(this.replicated.leaderId() !== leaderAtStart ? Errors.timeoutDueToLeaderFail() : Errors.timeout());
       }, this.requestTimeoutMs);
       this.waiters.set(requestId, { resolve, reject, timer });
-      try {
-        this.replicated.propose(data, type);
-      } catch (err) {
-        clearTimeout(timer);
-        this.waiters.delete(requestId);
-        this.mFailed.inc();
-        reject(err instanceof ProposalDroppedError ? (this.stopped ? Errors.stopped() : Errors.noLeader()) : err);
-      }
+      const submit = (): void => {
+        if (!this.waiters.has(requestId)) return;
+        try {
+          if (cc) this.replicated.proposeConfChange(cc);
+          else this.replicated.propose(data);
+        } catch (err) {
+          // Membership changes go one at a time: wait for the one in flight to apply, then try again.
+          if (err instanceof ProposalDroppedError && err.reason === 'conf change pending' && !this.stopped) {
+            setTimeout(submit, 2 * this.cfg.heartbeatIntervalMs).unref();
+            return;
+          }
+          clearTimeout(timer);
+          this.waiters.delete(requestId);
+          this.mFailed.inc();
+          reject(err instanceof ProposalDroppedError ? (this.stopped ? Errors.stopped() : Errors.noLeader()) : err);
+        }
+      };
+      submit();
     });
   }
 
@@ -387,8 +552,14 @@ export class EtcdServer implements EtcdBackend {
         continue;
       }
       let record;
+      let cc: ConfChange | undefined;
       try {
-        record = decodeRecord(Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength));
+        let bytes = e.data;
+        if (e.type === 'conf') {
+          cc = decodeConfChange(e.data);
+          bytes = cc.context;
+        }
+        record = decodeRecord(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
       } catch (err) {
         this.fatal(`cannot decode log entry ${e.index}`, err);
         return;
@@ -403,6 +574,7 @@ export class EtcdServer implements EtcdBackend {
         this.settle(record.requestId, new EtcdError(GrpcCode.INTERNAL, `etcdserver: apply failed: ${String(err)}`), 0);
         continue;
       }
+      if (!(applied.outcome instanceof EtcdError)) this.membershipApplied(record.request, cc);
       this.mCommitted.inc();
       if (applied.events.length > 0) this.watch.notify(applied.events, applied.revision);
       this.countOp(record.request, applied.outcome);
@@ -410,13 +582,44 @@ export class EtcdServer implements EtcdBackend {
     }
     const size = this.applier.store.sizeBytes();
     if (size > this.dbSizeHighWater) this.dbSizeHighWater = size;
-    const applied = this.applier.appliedIndex;
-    if (this.appliedWaiters.length > 0) {
-      const ready = this.appliedWaiters.filter((w) => w.index <= applied);
-      this.appliedWaiters = this.appliedWaiters.filter((w) => w.index > applied);
-      for (const w of ready) w.resolve();
-    }
+    this.releaseAppliedWaiters();
     this.maybeSnapshot();
+  }
+
+  /** A membership record was applied: tell Raft (conf changes) and the transport, and stop if this member was removed. */
+  private membershipApplied(req: InternalRequest, cc: ConfChange | undefined): void {
+    if (cc) this.replicated.applyConfChange(cc);
+    const self = this.memberId;
+    switch (req.op) {
+      case 'memberAdd':
+        if (req.member.id !== self) this.transport.addPeer(nodeIdFromBigInt(req.member.id), req.member.peerURLs);
+        return;
+      case 'memberUpdate':
+        if (req.id !== self) this.transport.addPeer(nodeIdFromBigInt(req.id), req.peerURLs);
+        return;
+      case 'memberRemove':
+        if (req.id !== self) {
+          // Keep talking to it briefly so it learns of its removal, as etcd does.
+          const id = nodeIdFromBigInt(req.id);
+          setTimeout(() => {
+            if (!this.applier.members.has(req.id)) this.transport.removePeer(id);
+          }, 10 * this.cfg.electionTimeoutMs).unref();
+        } else if (!this.removedSelf) {
+          this.removedSelf = true;
+          this.log.warn('the member has been permanently removed from the cluster', { 'local-member-id': idToHex(self) });
+          // A short delay, as etcd's, so the commit reaches the others before this member goes.
+          setTimeout(() => void this.stopSelf('the member has been permanently removed from the cluster'), 10 * this.cfg.heartbeatIntervalMs).unref();
+        }
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** Stops on the server's own decision (removed from the cluster, fatal error). */
+  private async stopSelf(reason: string): Promise<void> {
+    await this.close().catch((err: unknown) => this.log.warn('error while stopping', { error: err }));
+    this.opts.onStopped?.(reason);
   }
 
   private countOp(req: InternalRequest, outcome: ApplyOutcome | EtcdError): void {
@@ -439,9 +642,27 @@ export class EtcdServer implements EtcdBackend {
     }
   }
 
+  /** Resolves once the state machine applied `index`; a member that cannot catch up gives up after the request timeout. */
   private waitApplied(index: number): Promise<void> {
     if (this.applier.appliedIndex >= index) return Promise.resolve();
-    return new Promise((resolve) => this.appliedWaiters.push({ index, resolve }));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.appliedWaiters = this.appliedWaiters.filter((w) => w !== waiter);
+        reject(this.stopped ? Errors.stopped() : Errors.timeout());
+      }, this.requestTimeoutMs);
+      const waiter = {
+        index,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        reject: (err: unknown) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      };
+      this.appliedWaiters.push(waiter);
+    });
   }
 
   /**
@@ -471,6 +692,9 @@ export class EtcdServer implements EtcdBackend {
       this.waiters.delete(id);
     }
     this.stopped = true;
+    this.replicated.halt();
+    void this.transport.close().catch(() => undefined);
+    this.opts.onStopped?.(`${msg}: ${err instanceof Error ? err.message : String(err)}`);
   }
 
   private maybeSnapshot(): void {
@@ -484,14 +708,8 @@ export class EtcdServer implements EtcdBackend {
   /** Saves the state machine at the applied index and lets the WAL drop what the snapshot covers. */
   private async takeSnapshot(): Promise<void> {
     const image = this.applier.serialize();
-    const meta = {
-      index: this.applier.appliedIndex,
-      term: this.applier.appliedTerm,
-      confState: {
-        voters: this.applier.memberList().filter((m) => !m.isLearner).map((m) => m.id.toString(16).padStart(16, '0')),
-        learners: this.applier.memberList().filter((m) => m.isLearner).map((m) => m.id.toString(16).padStart(16, '0')),
-      },
-    };
+    // Taken in the apply path, so the Raft storage and the image agree on the index and the configuration.
+    const meta = this.replicated.createSnapshot(this.applier.appliedIndex, image);
     this.snapshotIndex = meta.index;
     try {
       await this.snapshots.save(meta, image);
@@ -544,9 +762,20 @@ export class EtcdServer implements EtcdBackend {
     if (this.stopped) throw Errors.stopped();
   }
 
+  /** etcd answers a learner's clients only for Status and serializable Range. */
+  private refuseOnLearner(): void {
+    if (this.applier.members.get(this.memberId)?.isLearner) throw Errors.notSupportedForLearner();
+  }
+
   // ---------------------------------------------------------------- KV
 
   async range(req: RangeRequest, _ctx: RequestContext): Promise<{ header: ResponseHeader; response: RangeResponse }> {
+    // A learner serves serializable reads only, as etcd's.
+    if (!req.serializable) this.refuseOnLearner();
+    return this.rangeUnguarded(req);
+  }
+
+  private async rangeUnguarded(req: RangeRequest): Promise<{ header: ResponseHeader; response: RangeResponse }> {
     this.checkRunning();
     checkRangeRequest(req);
     if (!req.serializable) await this.linearizableBarrier();
@@ -557,6 +786,7 @@ export class EtcdServer implements EtcdBackend {
 
   async put(req: PutRequest, _ctx: RequestContext): Promise<{ header: ResponseHeader; response: PutResponse }> {
     this.checkRunning();
+    this.refuseOnLearner();
     checkPutRequest(req);
     await this.checkQuota(putCost(req));
     const { outcome, revision } = await this.propose({ op: 'put', put: req });
@@ -566,6 +796,7 @@ export class EtcdServer implements EtcdBackend {
 
   async deleteRange(req: DeleteRangeRequest, _ctx: RequestContext): Promise<{ header: ResponseHeader; response: DeleteRangeResponse }> {
     this.checkRunning();
+    this.refuseOnLearner();
     checkDeleteRequest(req);
     const { outcome, revision } = await this.propose({ op: 'deleteRange', deleteRange: req });
     if (outcome.kind !== 'deleteRange') throw new Error(`unexpected apply outcome ${outcome.kind}`);
@@ -574,6 +805,7 @@ export class EtcdServer implements EtcdBackend {
 
   async txn(req: TxnRequest, _ctx: RequestContext): Promise<{ header: ResponseHeader; response: TxnResponse }> {
     this.checkRunning();
+    this.refuseOnLearner();
     checkTxnRequest(req, this.cfg.maxTxnOps);
     checkIntervals(req.success);
     checkIntervals(req.failure);
@@ -593,6 +825,7 @@ export class EtcdServer implements EtcdBackend {
 
   async compact(req: CompactionRequest, _ctx: RequestContext): Promise<{ header: ResponseHeader }> {
     this.checkRunning();
+    this.refuseOnLearner();
     const { revision } = await this.propose({ op: 'compact', compact: req });
     return { header: this.header(revision) };
   }
@@ -600,14 +833,37 @@ export class EtcdServer implements EtcdBackend {
   // ---------------------------------------------------------------- watch
 
   openWatchStream(ctx: RequestContext, onResponse: (res: WatchResponseOut) => void): WatchStream {
-    void ctx;
-    return this.watch.open(onResponse);
+    const isLearner = (): boolean => this.applier.members.get(this.memberId)?.isLearner ?? false;
+    if (!ctx.requireLeader && !isLearner()) return this.watch.open(onResponse);
+    return guardWatchStream((cb) => this.watch.open(cb), onResponse, {
+      requireLeader: ctx.requireLeader === true,
+      hasLeader: () => this.leaderId() !== 0n,
+      isLearner,
+      header: () => this.header(),
+      register: (abort) => {
+        this.leaderWatchStreams.add(abort);
+        return () => this.leaderWatchStreams.delete(abort);
+      },
+    });
+  }
+
+  /** etcd's leader monitor: after MAX_NO_LEADER_TICKS election timeouts without a leader, hasleader streams are canceled. */
+  private monitorLeader(): void {
+    if (this.leaderId() !== 0n) {
+      this.noLeaderTicks = 0;
+      return;
+    }
+    this.noLeaderTicks++;
+    if (this.noLeaderTicks < MAX_NO_LEADER_TICKS || this.leaderWatchStreams.size === 0) return;
+    this.log.warn('no leader: canceling watch streams that require one', { streams: this.leaderWatchStreams.size });
+    for (const abort of [...this.leaderWatchStreams]) abort();
   }
 
   // ---------------------------------------------------------------- leases
 
   async leaseGrant(ttl: number, id: LeaseId, _ctx: RequestContext): Promise<LeaseGrantResult> {
     this.checkRunning();
+    this.refuseOnLearner();
     if (ttl > MAX_LEASE_TTL) throw Errors.leaseTTLTooLarge();
     let leaseId = id;
     // The leader picks IDs for ID 0; etcd keeps them positive.
@@ -620,28 +876,127 @@ export class EtcdServer implements EtcdBackend {
 
   async leaseRevoke(id: LeaseId, _ctx: RequestContext): Promise<{ header: ResponseHeader }> {
     this.checkRunning();
+    this.refuseOnLearner();
     const { revision } = await this.propose({ op: 'leaseRevoke', id });
     return { header: this.header(revision) };
   }
 
   async leaseKeepAlive(id: LeaseId, _ctx: RequestContext): Promise<KeepAliveResult> {
     this.checkRunning();
-    // Renew only against a state machine that has applied everything committed, so a revoked lease is not revived.
-    await this.linearizableBarrier();
-    const ttl = this.lessor().renew(id);
-    return { header: this.header(), id, ttl: ttl ?? 0 };
+    this.refuseOnLearner();
+    const ttl = await this.onLeader('lease-renew', { id }, () => this.localRenew(id), (r) => Number(r.ttl));
+    return { header: this.header(), id, ttl };
   }
 
   async leaseTimeToLive(id: LeaseId, keys: boolean, _ctx: RequestContext): Promise<LeaseTimeToLiveResult> {
     this.checkRunning();
+    this.refuseOnLearner();
+    const t = await this.onLeader(
+      'lease-ttl',
+      { id },
+      () => this.localTimeToLive(id),
+      (r) => ({ ttl: Number(r.ttl), grantedTtl: Number(r.grantedTtl), keys: (r.keys as Buffer[] | undefined) ?? [] }),
+    );
+    if (t.ttl < 0) return { header: this.header(), id, ttl: -1, grantedTtl: 0, keys: [] };
+    return { header: this.header(), id, ttl: t.ttl, grantedTtl: t.grantedTtl, keys: keys ? t.keys : [] };
+  }
+
+  private async localRenew(id: LeaseId): Promise<number> {
+    // Renew only against a state machine that has applied everything committed, so a revoked lease is not revived.
+    await this.linearizableBarrier();
+    return this.lessor().renew(id) ?? 0;
+  }
+
+  private async localTimeToLive(id: LeaseId): Promise<{ ttl: number; grantedTtl: number; keys: Buffer[] }> {
     await this.linearizableBarrier();
     const t = this.lessor().timeToLive(id);
-    if (!t) return { header: this.header(), id, ttl: -1, grantedTtl: 0, keys: [] };
-    return { header: this.header(), id, ttl: t.ttl, grantedTtl: t.grantedTtl, keys: keys ? t.keys : [] };
+    return t ? { ttl: t.ttl, grantedTtl: t.grantedTtl, keys: t.keys } : { ttl: -1, grantedTtl: 0, keys: [] };
+  }
+
+  /**
+   * Runs a leader-only operation here when this member leads, else forwards
+   * it to the leader over the peer transport (etcd forwards lease renewals and
+   * TTL queries, and member promotion, the same way). Retries while the
+   * leadership moves, up to the request timeout.
+   */
+  private async onLeader<T>(
+    kind: ForwardKind,
+    args: Record<string, unknown>,
+    local: () => Promise<T>,
+    fromWire: (r: Record<string, unknown>) => T,
+  ): Promise<T> {
+    const deadline = Date.now() + this.requestTimeoutMs;
+    for (;;) {
+      if (this.stopped) throw Errors.stopped();
+      const leader = this.replicated.leaderId();
+      try {
+        if (leader === NONE) throw Errors.noLeader();
+        if (leader === nodeIdFromBigInt(this.memberId)) return await local();
+        const remaining = Math.max(1, deadline - Date.now());
+        const reply = decodeForwarded(await this.transport.request(leader, kind, encodeForwarded(args), remaining));
+        return fromWire(reply);
+      } catch (err) {
+        // The leader moved or none is known yet (nothing was done): ask again while time remains.
+        // A lost or timed-out forward may have been carried out, so only reads and renewals repeat it.
+        const idempotent = kind === 'lease-renew' || kind === 'lease-ttl';
+        const retriable =
+          err instanceof EtcdError
+            ? err.message === Errors.notLeader().message || err.message === Errors.noLeader().message || (idempotent && err.message === Errors.leaderChanged().message)
+            : idempotent;
+        if (!retriable || Date.now() + 100 > deadline) {
+          if (err instanceof EtcdError) throw err;
+          if (!(err instanceof Error) || !/timed out|unreachable|closed|lost|removed|unknown peer/i.test(err.message)) {
+            this.log.warn('forwarding to the leader failed', { kind, error: err });
+          }
+          throw Errors.timeout();
+        }
+        await new Promise((r) => setTimeout(r, Math.min(100, this.cfg.heartbeatIntervalMs * 2)).unref());
+      }
+    }
+  }
+
+  /** Requests other members forward to this one (see onLeader). Errors travel back as etcd errors. */
+  private async handlePeerRequest(from: NodeId, kind: string, payload: Uint8Array): Promise<Uint8Array> {
+    try {
+      const args = decodeForwarded(payload);
+      const self = nodeIdFromBigInt(this.memberId);
+      if (kind === 'member-removed') {
+        // A member told us we were removed: believe it only if it is still a member that we know.
+        if (this.applier.members.has(nodeIdToBigInt(from)) && !this.removedSelf) {
+          this.removedSelf = true;
+          this.log.warn('the member has been permanently removed from the cluster', { 'local-member-id': idToHex(this.memberId), 'notified-by': from });
+          setImmediate(() => void this.stopSelf('the member has been permanently removed from the cluster'));
+        }
+        return encodeForwarded({});
+      }
+      if (kind === 'member-list') {
+        // A member joining with an empty data dir asks who it is (see peer-adapter.ts).
+        return encodeForwarded({ clusterId: this.clusterId, members: this.applier.memberList() });
+      }
+      if (this.replicated.leaderId() !== self) throw Errors.notLeader();
+      const id = args.id as bigint;
+      switch (kind as ForwardKind) {
+        case 'lease-renew':
+          return encodeForwarded({ ttl: await this.localRenew(id) });
+        case 'lease-ttl':
+          return encodeForwarded(await this.localTimeToLive(id));
+        case 'member-promote':
+          return encodeForwarded({ members: await this.localPromote(id) });
+        case 'member-add':
+          return encodeForwarded(await this.localMemberAdd(args.peerURLs as string[], args.isLearner as boolean));
+        case 'member-remove':
+          return encodeForwarded({ members: await this.localMemberRemove(id) });
+        default:
+          throw new EtcdError(GrpcCode.UNIMPLEMENTED, `unknown peer request ${kind}`);
+      }
+    } catch (err) {
+      return encodeForwarded({ $error: err instanceof EtcdError ? { code: err.code, message: err.message } : { code: GrpcCode.UNKNOWN, message: String(err) } });
+    }
   }
 
   async leaseLeases(_ctx: RequestContext): Promise<{ header: ResponseHeader; ids: LeaseId[] }> {
     this.checkRunning();
+    this.refuseOnLearner();
     await this.linearizableBarrier();
     // Soonest expiry first, as etcd lists them.
     return { header: this.header(), ids: this.lessor().ids() };
@@ -674,12 +1029,14 @@ export class EtcdServer implements EtcdBackend {
 
   async memberList(linearizable: boolean, _ctx: RequestContext): Promise<{ header: ResponseHeader; members: Member[] }> {
     this.checkRunning();
+    this.refuseOnLearner();
     if (linearizable) await this.linearizableBarrier();
     return { header: this.header(), members: this.applier.memberList() };
   }
 
   async memberAdd(peerURLs: string[], isLearner: boolean, _ctx: RequestContext): Promise<{ header: ResponseHeader; member: Member; members: Member[] }> {
     this.checkRunning();
+    this.refuseOnLearner();
     for (const u of peerURLs) {
       try {
         new URL(u);
@@ -687,6 +1044,12 @@ export class EtcdServer implements EtcdBackend {
         throw new EtcdError(GrpcCode.INVALID_ARGUMENT, `etcdserver: invalid peer URL ${JSON.stringify(u)}`);
       }
     }
+    // The leader sees every member's connectivity, so it runs the quorum checks (followers forward).
+    const r = await this.onLeader('member-add', { peerURLs, isLearner }, () => this.localMemberAdd(peerURLs, isLearner), (x) => ({ member: x.member as Member, members: x.members as Member[] }));
+    return { header: this.header(), ...r };
+  }
+
+  private async localMemberAdd(peerURLs: string[], isLearner: boolean): Promise<{ member: Member; members: Member[] }> {
     const member: Member = {
       id: computeMemberId(peerURLs, this.cfg.initialClusterToken, this.now() / 1000),
       name: '',
@@ -694,35 +1057,70 @@ export class EtcdServer implements EtcdBackend {
       clientURLs: [],
       isLearner,
     };
+    if (!isLearner) this.mayAddVoter();
     const { outcome } = await this.propose({ op: 'memberAdd', member }, 'conf');
     if (outcome.kind !== 'members') throw new Error(`unexpected apply outcome ${outcome.kind}`);
-    return { header: this.header(), member: outcome.member ?? member, members: outcome.members };
+    return { member: outcome.member ?? member, members: outcome.members };
   }
 
   async memberRemove(id: bigint, _ctx: RequestContext): Promise<{ header: ResponseHeader; members: Member[] }> {
     this.checkRunning();
-    const voters = this.applier.memberList().filter((m) => !m.isLearner);
-    // Removing the last voter would leave no quorum: etcd's strict reconfiguration check refuses it.
-    if (voters.length === 1 && voters[0]!.id === id) throw Errors.unhealthyCluster();
+    this.refuseOnLearner();
+    const members = await this.onLeader('member-remove', { id }, () => this.localMemberRemove(id), (x) => x.members as Member[]);
+    return { header: this.header(), members };
+  }
+
+  private async localMemberRemove(id: bigint): Promise<Member[]> {
+    this.mayRemoveMember(id);
     const { outcome } = await this.propose({ op: 'memberRemove', id }, 'conf');
     if (outcome.kind !== 'members') throw new Error(`unexpected apply outcome ${outcome.kind}`);
-    return { header: this.header(), members: outcome.members };
+    return outcome.members;
   }
 
   async memberUpdate(id: bigint, peerURLs: string[], _ctx: RequestContext): Promise<{ header: ResponseHeader; members: Member[] }> {
     this.checkRunning();
-    const { outcome } = await this.propose({ op: 'memberUpdate', id, peerURLs }, 'conf');
+    this.refuseOnLearner();
+    const { outcome } = await this.propose({ op: 'memberUpdate', id, peerURLs });
     if (outcome.kind !== 'members') throw new Error(`unexpected apply outcome ${outcome.kind}`);
     return { header: this.header(), members: outcome.members };
   }
 
   async memberPromote(id: bigint, _ctx: RequestContext): Promise<{ header: ResponseHeader; members: Member[] }> {
     this.checkRunning();
+    this.refuseOnLearner();
+    // Only the leader knows how far the learner got, so followers forward the request, as etcd does.
+    const members = await this.onLeader('member-promote', { id }, () => this.localPromote(id), (r) => r.members as Member[]);
+    return { header: this.header(), members };
+  }
+
+  private async localPromote(id: bigint): Promise<Member[]> {
     const m = this.applier.members.get(id);
     if (!m) throw Errors.memberNotFound();
     if (!m.isLearner) throw Errors.memberNotLearner();
-    // A learner is in sync only once it replicates the leader's log; without peers it never is.
-    throw Errors.learnerNotReady();
+    if (!this.learnerReady(id)) throw Errors.learnerNotReady();
+    const { outcome } = await this.propose({ op: 'memberPromote', id }, 'conf');
+    if (outcome.kind !== 'members') throw new Error(`unexpected apply outcome ${outcome.kind}`);
+    return outcome.members;
+  }
+
+  private learnerReady(id: bigint): boolean {
+    const progress = this.replicated.raftStatus()?.progress;
+    return learnerInSync(progress?.[nodeIdFromBigInt(id)]?.match, progress?.[nodeIdFromBigInt(this.memberId)]?.match);
+  }
+
+  /** Whether `id` was heard from recently enough to count as connected (etcd: its stream is up). */
+  private connected(id: bigint): boolean {
+    if (id === this.memberId) return true;
+    const since = this.replicated.sinceHeard(nodeIdFromBigInt(id));
+    return since !== undefined && since <= HEALTH_WINDOW_FACTOR * this.cfg.electionTimeoutMs;
+  }
+
+  private mayAddVoter(): void {
+    checkAddVoter(this.applier.memberList(), (id) => this.connected(id));
+  }
+
+  private mayRemoveMember(id: bigint): void {
+    checkRemoveMember(this.applier.memberList(), id, this.memberId, (x) => this.connected(x));
   }
 
   // ---------------------------------------------------------------- maintenance
@@ -741,23 +1139,26 @@ export class EtcdServer implements EtcdBackend {
       raftAppliedIndex: this.applier.appliedIndex,
       errors,
       dbSizeInUse: this.applier.store.sizeBytes(),
-      isLearner: false,
+      isLearner: this.applier.members.get(this.memberId)?.isLearner ?? false,
     };
   }
 
   async hash(_ctx: RequestContext): Promise<{ header: ResponseHeader; hash: number }> {
     this.checkRunning();
+    this.refuseOnLearner();
     return { header: this.header(), hash: this.applier.store.hash() };
   }
 
   async hashKV(revision: number, _ctx: RequestContext): Promise<{ header: ResponseHeader } & HashKVResult> {
     this.checkRunning();
+    this.refuseOnLearner();
     const r = this.applier.store.hashKV(revision);
     return { header: this.header(), ...r };
   }
 
   async defragment(_ctx: RequestContext): Promise<{ header: ResponseHeader }> {
     this.checkRunning();
+    this.refuseOnLearner();
     // Nothing to rewrite in memory; like a bbolt defrag, the reported file size shrinks to what is in use.
     this.dbSizeHighWater = this.applier.store.sizeBytes();
     this.log.info('finished defragmenting', { 'current-db-size-bytes': this.dbSizeHighWater });
@@ -766,6 +1167,7 @@ export class EtcdServer implements EtcdBackend {
 
   async snapshot(_ctx: RequestContext): Promise<SnapshotStream> {
     this.checkRunning();
+    this.refuseOnLearner();
     const file = encodeSnapshotFile(this.applier.serialize());
     const header = this.header();
     async function* chunks(): AsyncIterable<Buffer> {
@@ -777,6 +1179,7 @@ export class EtcdServer implements EtcdBackend {
 
   async alarm(action: 'GET' | 'ACTIVATE' | 'DEACTIVATE', memberId: bigint, alarm: AlarmType, _ctx: RequestContext): Promise<{ header: ResponseHeader; alarms: AlarmMember[] }> {
     this.checkRunning();
+    this.refuseOnLearner();
     if (action === 'GET') {
       await this.linearizableBarrier();
       return { header: this.header(), alarms: this.applier.alarmList(alarm) };
@@ -789,10 +1192,32 @@ export class EtcdServer implements EtcdBackend {
 
   async moveLeader(targetId: bigint, _ctx: RequestContext): Promise<{ header: ResponseHeader }> {
     this.checkRunning();
+    this.refuseOnLearner();
+    const self = nodeIdFromBigInt(this.memberId);
+    if (this.replicated.leaderId() !== self) throw Errors.notLeader();
     const m = this.applier.members.get(targetId);
     if (!m || m.isLearner) throw Errors.badLeaderTransferee();
     // Transferring to the current leader is a no-op that succeeds, as in etcd.
-    if (targetId !== this.memberId) throw Errors.timeout();
+    if (targetId === this.memberId) return { header: this.header() };
+    const target = nodeIdFromBigInt(targetId);
+    this.log.info('leadership transfer starting', { 'local-member-id': idToHex(this.memberId), 'transferee': idToHex(targetId) });
+    const deadline = Date.now() + this.requestTimeoutMs;
+    let asked = 0;
+    while (this.replicated.leaderId() !== target) {
+      if (this.stopped) throw Errors.stopped();
+      if (Date.now() > deadline) throw Errors.timeoutLeaderTransfer();
+      // Ask again each election timeout: the core abandons a transfer that did not finish in one.
+      if (this.replicated.isLeader() && Date.now() - asked >= this.cfg.electionTimeoutMs) {
+        try {
+          this.replicated.transferLeader(target);
+        } catch (err) {
+          if (!(err instanceof ProposalDroppedError)) throw err;
+        }
+        asked = Date.now();
+      }
+      await new Promise((r) => setTimeout(r, this.cfg.heartbeatIntervalMs).unref());
+    }
+    this.log.info('leadership transfer finished', { 'local-member-id': idToHex(this.memberId), 'new-leader': idToHex(targetId) });
     return { header: this.header() };
   }
 
@@ -800,12 +1225,14 @@ export class EtcdServer implements EtcdBackend {
 
   async authStatus(_ctx: RequestContext): Promise<{ header: ResponseHeader; enabled: boolean; authRevision: number }> {
     this.checkRunning();
+    this.refuseOnLearner();
     await this.linearizableBarrier();
     return { header: this.header(), enabled: this.applier.auth.enabled, authRevision: this.applier.auth.revision };
   }
 
   async authCall(method: string, req: Record<string, unknown>, _ctx: RequestContext): Promise<{ header: ResponseHeader } & Record<string, unknown>> {
     this.checkRunning();
+    this.refuseOnLearner();
     const auth = this.applier.auth;
     const base: AuthOp = { method: 'authEnable', name: '', passwordHash: '', noPassword: false, role: '', permType: 'READ', key: Buffer.alloc(0), rangeEnd: Buffer.alloc(0) };
     const write = async (op: Partial<AuthOp> & Pick<AuthOp, 'method'>): Promise<{ header: ResponseHeader }> => {
@@ -891,9 +1318,8 @@ export class EtcdServer implements EtcdBackend {
     if (!opts.serializable && this.leaderId() === 0n) return 'RAFT NO LEADER';
     try {
       const key = Buffer.from('health');
-      await this.range(
+      await this.rangeUnguarded(
         { key, rangeEnd: Buffer.alloc(0), limit: 1, revision: 0, sortOrder: 'NONE', sortTarget: 'KEY', serializable: opts.serializable, keysOnly: true, countOnly: false, minModRevision: 0, maxModRevision: 0, minCreateRevision: 0, maxCreateRevision: 0 },
-        {},
       );
     } catch (err) {
       return `RANGE ERROR:${err instanceof Error ? err.message : String(err)}`;
@@ -906,8 +1332,9 @@ export class EtcdServer implements EtcdBackend {
   }
 
   /** State for tests and the status line: applied index, revision, snapshot index. */
-  debugState(): { appliedIndex: number; revision: number; snapshotIndex: number; walSegments: string[]; walSyncs: number; waiters: number } {
+  debugState(): { appliedIndex: number; revision: number; snapshotIndex: number; walSegments: string[]; walSyncs: number; waiters: number; snapshotsInstalled: number } {
     return {
+      snapshotsInstalled: this.snapshotsInstalled,
       walSyncs: this.wal.stats.syncs,
       appliedIndex: this.applier.appliedIndex,
       revision: this.applier.store.currentRevision,
@@ -936,11 +1363,13 @@ export class EtcdServer implements EtcdBackend {
     for (const t of this.timers) clearInterval(t);
     this.compactor?.stop();
     await this.replicated.close().catch(() => undefined);
+    await this.transport.close().catch(() => undefined);
     for (const [id, w] of this.waiters) {
       clearTimeout(w.timer);
       w.reject(Errors.stopped());
       this.waiters.delete(id);
     }
+    for (const w of this.appliedWaiters.splice(0)) w.reject(Errors.stopped());
     this.watch.stop();
     await this.snapshotsSettled().catch(() => undefined);
     try {
@@ -968,9 +1397,36 @@ export class EtcdServer implements EtcdBackend {
       w.reject(Errors.stopped());
       this.waiters.delete(id);
     }
+    for (const w of this.appliedWaiters.splice(0)) w.reject(Errors.stopped());
     this.watch.stop();
     this.replicated.halt();
+    await this.transport.close().catch(() => undefined);
     await this.dataDir.release();
+  }
+}
+
+/** The members --initial-cluster describes, with the IDs etcd computes for them. */
+export function initialMembers(cfg: Pick<EtcdConfig, 'initialCluster' | 'initialClusterToken'>): Member[] {
+  return [...cfg.initialCluster].map(([name, urls]) => ({
+    id: computeMemberId(urls, cfg.initialClusterToken),
+    name,
+    peerURLs: [...urls].sort(),
+    clientURLs: [],
+    isLearner: false,
+  }));
+}
+
+/** The Raft configuration change a membership record makes (carrying the record as its context). */
+function confChangeOf(request: InternalRequest, record: Uint8Array): ConfChange | undefined {
+  switch (request.op) {
+    case 'memberAdd':
+      return { type: request.member.isLearner ? 'addLearner' : 'addNode', nodeId: nodeIdFromBigInt(request.member.id), context: record };
+    case 'memberRemove':
+      return { type: 'removeNode', nodeId: nodeIdFromBigInt(request.id), context: record };
+    case 'memberPromote':
+      return { type: 'promote', nodeId: nodeIdFromBigInt(request.id), context: record };
+    default:
+      return undefined;
   }
 }
 
