@@ -157,6 +157,11 @@ export async function setupNetwork(req: NetworkRequest): Promise<NetworkSetup> {
     const mechanism = new ToxiproxyMechanism({ apiUrl, plan });
     closers.push(() => mechanism.close());
     await mechanism.setup();
+    // faultline-etcd: every member gets the same canonical --initial-cluster (so member and
+    // cluster IDs agree) and dials its peers through its own per-pair proxies.
+    const canonical = req.names.map((name, i) => `${name}=http://127.0.0.1:${peerPorts[i]}`).join(',');
+    const dialOverrides = (name: string): string =>
+      req.names.filter((to) => to !== name).map((to) => `${to}=${plan.peerUrls[name]![to]!}`).join(',');
     const layout: ClusterLayout = {
       names: req.names,
       clientUrls: clientPorts.map((p) => `http://127.0.0.1:${p}`),
@@ -164,7 +169,8 @@ export async function setupNetwork(req: NetworkRequest): Promise<NetworkSetup> {
       listenPeerUrls: peerPorts.map((p) => `http://127.0.0.1:${p}`),
       // Each member advertises the URL its peers use for it (a proxy when they all agree on one).
       advertisePeerUrls: req.names.map((name, i) => (req.db === 'etcd' ? plan.peerUrls[name]![name]! : `http://127.0.0.1:${peerPorts[i]}`)),
-      initialClusters: req.names.map((name) => plan.initialCluster[name]!),
+      initialClusters: req.names.map((name) => (req.db === 'etcd' ? plan.initialCluster[name]! : canonical)),
+      ...(req.db === 'ours' ? { memberFlags: req.names.map((name) => ['--peer-dial-overrides', dialOverrides(name)]) } : {}),
     };
     const kinds = req.partition ? chooseKinds(req, mechanism) : [];
     return {

@@ -17,6 +17,8 @@ export interface ClusterLayout {
   advertisePeerUrls: string[];
   /** Per member: the --initial-cluster it is started with. */
   initialClusters: string[];
+  /** Per member: flags appended after the command's own (e.g. faultline-etcd's --peer-dial-overrides). */
+  memberFlags?: string[][];
 }
 
 export function memberNames(n: number): string[] {
@@ -72,7 +74,10 @@ export class Cluster {
         dataDir: join(dataRoot, `${name}.etcd`),
         logPath: join(logRoot, `${name}.log`),
       };
-      return new Member(spec, opts.commandFor?.(name, i) ?? opts.command, opts.guard, opts.log);
+      const command = opts.commandFor?.(name, i) ?? opts.command;
+      const own = layout.memberFlags?.[i] ?? [];
+      const withFlags = own.length > 0 ? { ...command, extraFlags: [...(command.extraFlags ?? []), ...own] } : command;
+      return new Member(spec, withFlags, opts.guard, opts.log);
     });
   }
 
