@@ -1,7 +1,7 @@
 // `faultline bench` options. Client model and defaults follow etcd's
 // benchmark tool: --conns gRPC connections shared round-robin by --clients
 // concurrent workers; the key, value and key-space flags mean the same.
-import { parseFlags, UsageError, type ParsedFlags } from '../cli/args.js';
+import { num, parseFlags, str, UsageError, type ParsedFlags } from '../cli/args.js';
 import { parseTarget, TargetSyntaxError, type Target } from './target.js';
 
 export const BENCH_OPS = ['put', 'range', 'range-serializable', 'txn-cas', 'mixed', 'watch-fanout'] as const;
@@ -96,22 +96,6 @@ watch-fanout, ops/s counts delivered events).
 
 Exit codes: 0 target met (or no target), 1 target missed, 3 could not run.
 `;
-
-function str(p: ParsedFlags, name: string): string | undefined {
-  const v = p.flags.get(name);
-  return typeof v === 'string' ? v : undefined;
-}
-
-function num(p: ParsedFlags, name: string, def: number, opts: { min?: number; max?: number; integer?: boolean } = {}): number {
-  const raw = str(p, name);
-  if (raw === undefined) return def;
-  const n = Number(raw);
-  if (raw.trim() === '' || !Number.isFinite(n)) throw new UsageError(`--${name} must be a number, got "${raw}"`);
-  if (opts.integer && !Number.isInteger(n)) throw new UsageError(`--${name} must be a whole number, got "${raw}"`);
-  if (opts.min !== undefined && n < opts.min) throw new UsageError(`--${name} must be at least ${opts.min}, got ${raw}`);
-  if (opts.max !== undefined && n > opts.max) throw new UsageError(`--${name} must be at most ${opts.max}, got ${raw}`);
-  return n;
-}
 
 function parseDb(raw: string, flag: string): Db {
   if (raw !== 'ours' && raw !== 'etcd') throw new UsageError(`--${flag} must be ours or etcd, got "${raw}"`);

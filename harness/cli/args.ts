@@ -169,12 +169,14 @@ export function parseFlags(argv: readonly string[], specs: Record<string, FlagSp
   return { flags, positional };
 }
 
-function str(p: ParsedFlags, name: string): string | undefined {
+/** A flag's string value, if given. */
+export function str(p: ParsedFlags, name: string): string | undefined {
   const v = p.flags.get(name);
   return typeof v === 'string' ? v : undefined;
 }
 
-function num(p: ParsedFlags, name: string, def: number, opts: { min?: number; max?: number; integer?: boolean } = {}): number {
+/** A numeric flag with bounds, or a UsageError naming the flag. */
+export function num(p: ParsedFlags, name: string, def: number, opts: { min?: number; max?: number; integer?: boolean } = {}): number {
   const raw = str(p, name);
   if (raw === undefined) return def;
   const n = Number(raw);
