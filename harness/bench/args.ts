@@ -1,7 +1,7 @@
 // `faultline bench` options. Client model and defaults follow etcd's
 // benchmark tool: --conns gRPC connections shared round-robin by --clients
 // concurrent workers; the key, value and key-space flags mean the same.
-import { num, parseFlags, str, UsageError, type ParsedFlags } from '../cli/args.js';
+import { num, parseFlags, str, UsageError } from '../cli/args.js';
 import { parseTarget, TargetSyntaxError, type Target } from './target.js';
 
 export const BENCH_OPS = ['put', 'range', 'range-serializable', 'txn-cas', 'mixed', 'watch-fanout'] as const;
