@@ -11,6 +11,7 @@ import { applyDeleteRange, applyPut, applyRange, applyTxn } from '../../../etcd/
 import type { KeyValue, MvccEvent, RangeRequest, ResponseOp, TxnResponse } from '../../../etcd/types.js';
 import type { Step } from './arbitraries.js';
 import { stepArb } from './arbitraries.js';
+import { rangeReq } from './helpers.js';
 import type { MEvent, MKV, MResp, MTxnResp } from './reference-model.js';
 import { ModelError, ReferenceModel } from './reference-model.js';
 
@@ -100,21 +101,7 @@ function runStep(store: MvccStore, model: ReferenceModel, step: Step, maxTxnOps:
 }
 
 function fullRange(key: string, end: string, revision: number): RangeRequest {
-  return {
-    key: Buffer.from(key, 'latin1'),
-    rangeEnd: Buffer.from(end, 'latin1'),
-    limit: 0,
-    revision,
-    sortOrder: 'NONE',
-    sortTarget: 'KEY',
-    serializable: false,
-    keysOnly: false,
-    countOnly: false,
-    minModRevision: 0,
-    maxModRevision: 0,
-    minCreateRevision: 0,
-    maxCreateRevision: 0,
-  };
+  return rangeReq(key, end, { revision });
 }
 
 /** Reads of the whole key space at every revision, compacted and future ones included. */

@@ -4,7 +4,8 @@ import path from 'node:path';
 import { defaultConfig, type EtcdConfig } from '../../../etcd/config/flags.js';
 import { silentLogger } from '../../../etcd/server/logger.js';
 import { EtcdServer, type EtcdServerOptions } from '../../../etcd/server/server.js';
-import type { Compare, DeleteRangeRequest, PutRequest, RangeRequest, RequestOp, TxnRequest } from '../../../etcd/types.js';
+import type { Compare, DeleteRangeRequest, RangeRequest, RequestOp, TxnRequest } from '../../../etcd/types.js';
+import { rangeReq as mvccRangeReq } from '../mvcc/helpers.js';
 
 export const b = (s: string): Buffer => Buffer.from(s);
 export const ctx = {};
@@ -32,28 +33,12 @@ export function openServer(dataDir: string, overrides: Partial<EtcdConfig> = {},
   return EtcdServer.open({ config: testConfig(dataDir, overrides), logger: silentLogger, now, ...opts });
 }
 
+/** A single-key range with etcd's defaults; the MVCC tests' builder does the work. */
 export function rangeReq(key: string, over: Partial<RangeRequest> = {}): RangeRequest {
-  return {
-    key: b(key),
-    rangeEnd: Buffer.alloc(0),
-    limit: 0,
-    revision: 0,
-    sortOrder: 'NONE',
-    sortTarget: 'KEY',
-    serializable: false,
-    keysOnly: false,
-    countOnly: false,
-    minModRevision: 0,
-    maxModRevision: 0,
-    minCreateRevision: 0,
-    maxCreateRevision: 0,
-    ...over,
-  };
+  return mvccRangeReq(key, '', over);
 }
 
-export function putReq(key: string, value: string, over: Partial<PutRequest> = {}): PutRequest {
-  return { key: b(key), value: b(value), lease: 0n, prevKv: false, ignoreValue: false, ignoreLease: false, ...over };
-}
+export { putReq } from '../mvcc/helpers.js';
 
 export function delReq(key: string, over: Partial<DeleteRangeRequest> = {}): DeleteRangeRequest {
   return { key: b(key), rangeEnd: Buffer.alloc(0), prevKv: false, ...over };
