@@ -32,6 +32,26 @@ export class PeerCodecError extends Error {
 
 // ---------------------------------------------------------------- writer
 
+/** Member ids in wire form, computed once per id: every message carries two. */
+const ID_BYTES = new Map<NodeId, Uint8Array>();
+const ID_CACHE_LIMIT = 1024;
+
+function nodeIdBytes(id: NodeId): Uint8Array {
+  const cached = ID_BYTES.get(id);
+  if (cached) return cached;
+  const out = new Uint8Array(8);
+  if (id !== '') {
+    if (!/^[0-9a-f]{16}$/.test(id) || id === '0000000000000000') {
+      throw new PeerCodecError(`invalid node id: ${JSON.stringify(id)}`);
+    }
+    const v = BigInt(`0x${id}`);
+    for (let i = 7, x = v; i >= 0; i--, x >>= 8n) out[i] = Number(x & 0xffn);
+  }
+  if (ID_BYTES.size >= ID_CACHE_LIMIT) ID_BYTES.clear();
+  ID_BYTES.set(id, out);
+  return out;
+}
+
 class Writer {
   private buf: Buffer;
   private pos = 0;
@@ -88,14 +108,9 @@ class Writer {
   }
 
   nodeId(id: NodeId): void {
-    if (id === '') {
-      this.u64(0n);
-      return;
-    }
-    if (!/^[0-9a-f]{16}$/.test(id) || id === '0000000000000000') {
-      throw new PeerCodecError(`invalid node id: ${JSON.stringify(id)}`);
-    }
-    this.u64(BigInt(`0x${id}`));
+    this.ensure(8);
+    this.buf.set(nodeIdBytes(id), this.pos);
+    this.pos += 8;
   }
 
   finish(): Buffer {
@@ -110,7 +125,7 @@ const UTF8 = new TextDecoder('utf-8', { fatal: true });
 class Reader {
   private pos = 0;
 
-  constructor(private readonly buf: Uint8Array) {}
+  constructor(private buf: Uint8Array) {}
 
   get remaining(): number {
     return this.buf.length - this.pos;
@@ -154,6 +169,26 @@ class Reader {
     throw new PeerCodecError(`varint too long for ${what}`);
   }
 
+  /**
+   * Copies what is left of the input once, so later view() calls alias that
+   * copy rather than the socket's read buffer (which may hold other frames).
+   */
+  detach(): void {
+    const rest = new Uint8Array(this.remaining);
+    rest.set(this.buf.subarray(this.pos));
+    this.buf = rest;
+    this.pos = 0;
+  }
+
+  /** A view into the input, no copy: call detach() first so it pins only this message's bytes. */
+  view(what: string): Uint8Array {
+    const len = this.varint(`${what} length`);
+    this.need(len, what);
+    const out = this.buf.subarray(this.pos, this.pos + len);
+    this.pos += len;
+    return out;
+  }
+
   /** A copy, so decoded data never pins the (possibly large) frame buffer. */
   bytes(what: string): Uint8Array {
     const len = this.varint(`${what} length`);
@@ -175,8 +210,15 @@ class Reader {
   }
 
   nodeId(what: string): NodeId {
-    const v = this.u64(what);
-    return v === 0n ? '' : v.toString(16).padStart(16, '0');
+    this.need(8, what);
+    const b = this.buf;
+    const p = this.pos;
+    this.pos += 8;
+    // Two 32-bit halves: no BigInt on a path every message takes.
+    const hi = ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!) >>> 0;
+    const lo = ((b[p + 4]! << 24) | (b[p + 5]! << 16) | (b[p + 6]! << 8) | b[p + 7]!) >>> 0;
+    if (hi === 0 && lo === 0) return '';
+    return hi.toString(16).padStart(8, '0') + lo.toString(16).padStart(8, '0');
   }
 
   /** A count of items each at least minBytes long; bounded so garbage cannot make us allocate. */
@@ -233,7 +275,7 @@ function readEntry(r: Reader): Entry {
   const term = r.varint('entry term');
   const index = r.varint('entry index');
   const type = readEntryType(r);
-  const data = r.bytes('entry data');
+  const data = r.view('entry data');
   return { term, index, type, data };
 }
 
@@ -338,68 +380,81 @@ function readMessage(r: Reader): Message {
   const from = r.nodeId('from');
   const to = r.nodeId('to');
   const term = r.varint('term');
-  const base = { from, to, term };
+  // Object literals written out in full (no spread of a shared base): this
+  // runs for every message and spreads were a visible share of the profile.
   switch (type) {
     case 'app': {
       const index = r.varint('index');
       const logTerm = r.varint('logTerm');
       const commit = r.varint('commit');
       const n = r.count('entry count', 4);
+      // One copy for all entries instead of one per entry; entries alias it.
+      if (n > 0) r.detach();
       const entries: Entry[] = [];
       for (let i = 0; i < n; i++) entries.push(readEntry(r));
-      return { ...base, type, index, logTerm, entries, commit };
+      return { type, from, to, term, index, logTerm, entries, commit };
     }
     case 'appResp': {
       const index = r.varint('index');
       const reject = r.bool('reject');
       const rejectHint = r.varint('rejectHint');
       const logTerm = r.varint('logTerm');
-      return { ...base, type, index, reject, rejectHint, logTerm };
+      return { type, from, to, term, index, reject, rejectHint, logTerm };
     }
     case 'vote':
     case 'preVote': {
       const index = r.varint('index');
       const logTerm = r.varint('logTerm');
       const force = r.bool('force');
-      return { ...base, type, index, logTerm, force };
+      return { type, from, to, term, index, logTerm, force };
     }
     case 'voteResp':
     case 'preVoteResp':
-      return { ...base, type, reject: r.bool('reject') };
+      return { type, from, to, term, reject: r.bool('reject') };
     case 'heartbeat': {
       const commit = r.varint('commit');
       const readRound = r.varint('readRound');
-      return { ...base, type, commit, readRound };
+      return { type, from, to, term, commit, readRound };
     }
     case 'heartbeatResp':
-      return { ...base, type, readRound: r.varint('readRound') };
+      return { type, from, to, term, readRound: r.varint('readRound') };
     case 'snap':
-      return { ...base, type, snapshot: readSnapshot(r) };
+      return { type, from, to, term, snapshot: readSnapshot(r) };
     case 'timeoutNow':
-      return { ...base, type };
+      return { type, from, to, term };
     case 'prop': {
       const n = r.count('entry count', 2);
+      if (n > 0) r.detach();
       const entries: Array<{ type: EntryType; data: Uint8Array }> = [];
       for (let i = 0; i < n; i++) {
         const et = readEntryType(r);
-        entries.push({ type: et, data: r.bytes('entry data') });
+        entries.push({ type: et, data: r.view('entry data') });
       }
-      return { ...base, type, entries };
+      return { type, from, to, term, entries };
     }
     case 'readIndex':
-      return { ...base, type, ctx: r.bytes('ctx') };
+      return { type, from, to, term, ctx: r.bytes('ctx') };
     case 'readIndexResp': {
       const index = r.varint('index');
-      return { ...base, type, index, ctx: r.bytes('ctx') };
+      return { type, from, to, term, index, ctx: r.bytes('ctx') };
     }
     case 'transferLeader':
-      return { ...base, type, transferee: r.nodeId('transferee') };
+      return { type, from, to, term, transferee: r.nodeId('transferee') };
   }
+}
+
+/** Bytes a message's variable parts need, so the writer allocates once instead of doubling its way up. */
+function payloadHint(m: Message): number {
+  if (m.type === 'snap') return m.snapshot.data.length + 16 * (m.snapshot.confState.voters.length + m.snapshot.confState.learners.length);
+  if (m.type !== 'app' && m.type !== 'prop') return 0;
+  let n = 0;
+  for (const e of m.entries) n += e.data.length + 24;
+  return n;
 }
 
 /** Deterministic encoding of one Raft message; throws PeerCodecError for values the wire cannot carry. */
 export function encodeMessage(m: Message): Uint8Array {
-  const w = new Writer(m.type === 'snap' ? 64 + m.snapshot.data.length : 64);
+  const w = new Writer(64 + payloadHint(m));
   writeMessage(w, m);
   return w.finish();
 }
@@ -540,7 +595,7 @@ export function decodeFramePayload(payload: Uint8Array): Frame {
 
 /** A complete frame (header + payload) ready for the socket. */
 export function encodeFrame(f: Frame): Buffer {
-  const w = new Writer(f.kind === 'message' && f.message.type === 'snap' ? 80 + f.message.snapshot.data.length : 64);
+  const w = new Writer(80 + (f.kind === 'message' ? payloadHint(f.message) : f.kind === 'request' || f.kind === 'responseOk' ? f.payload.length : 0));
   // Reserve the header, then fill it in once the payload length is known.
   w.u64(0n);
   writeFrameBody(w, f);

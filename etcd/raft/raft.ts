@@ -787,8 +787,11 @@ export class Raft {
   // ---- output ----------------------------------------------------------------------
 
   private send(body: MessageBody, term?: number): void {
-    const m = { ...body, from: this.id, term: term ?? this.term } as Message;
-    if (m.type === 'prop' || m.type === 'readIndex' || m.type === 'transferLeader') m.term = 0;
+    // Every body is a fresh literal at its call site, so completing it in
+    // place is safe and spares a copy per message.
+    const m = body as Message;
+    m.from = this.id;
+    m.term = m.type === 'prop' || m.type === 'readIndex' || m.type === 'transferLeader' ? 0 : (term ?? this.term);
     assert(m.to !== this.id, () => `sending ${m.type} to self`);
     this.msgs.push(m);
   }
