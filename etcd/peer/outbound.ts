@@ -77,6 +77,8 @@ export class PeerLink {
 
   sent = 0;
   dropped = 0;
+  /** When a queue-full drop was last logged (ms since the epoch). */
+  lastDropWarning = 0;
 
   constructor(
     readonly id: NodeId,

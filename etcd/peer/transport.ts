@@ -253,7 +253,13 @@ export class PeerTransport {
     const snapshotIndex = m.type === 'snap' ? m.snapshot.index : undefined;
     if (bytes.length - 8 > this.settings.maxFrameBytes || !link.enqueue(bytes, { snapshotIndex })) {
       link.dropped++;
-      this.settings.log('debug', 'dropped message: peer queue full', { to: m.to, type: m.type });
+      // etcd warns here too ("dropped internal Raft message since sending
+      // buffer is full"); at most once a second per peer, with the count.
+      const now = Date.now();
+      if (now - link.lastDropWarning >= 1000) {
+        link.lastDropWarning = now;
+        this.settings.log('warn', 'dropped internal raft message: peer queue full', { to: m.to, type: m.type, 'dropped-total': link.dropped });
+      }
       if (snapshotIndex !== undefined) this.defer(() => this.snapshotStatusCb(m.to, false));
       this.reportUnreachable(m.to);
     }
