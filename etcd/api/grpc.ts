@@ -1,22 +1,27 @@
-// The gRPC door: etcd's services on a grpc-js Server that never binds a port
-// itself; connections are injected by the one-port listener (listener.ts).
+// The gRPC door: etcd's services on the lean HTTP/2 gRPC server (h2grpc/),
+// which never binds a port itself; connections come from the one-port
+// listener (listener.ts). Messages are (de)serialized by the proto-loader
+// method definitions, so handlers see the same wire objects as ever.
 
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
+import type { IncomingHttpHeaders } from 'node:http2';
+import { GrpcCode } from '../errors.js';
 import { loadEtcdProtos } from '../proto/load.js';
 import type { EtcdBackend, RequestContext, WatchResponseOut } from '../server/backend.js';
 import { bigintOf, eventToWire, headerToWire, watchCreateFromWire, int64Of } from './convert.js';
-import { toServiceError } from './errors.js';
+import { toStatus } from './errors.js';
 import { makeUnaryHandlers } from './handlers.js';
+import { H2GrpcServer, type MethodDefinition, type StreamingCall } from './h2grpc/server.js';
 import type { WireObject } from './wire.js';
 
 export type Logger = (level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
 
-export function contextFromMetadata(md: grpc.Metadata): RequestContext {
-  const token = md.get('token')[0];
-  const hasLeader = md.get('hasleader')[0];
+/** What handlers need from request metadata: the auth token and Go clients' require-leader flag. */
+export function contextFromHeaders(headers: IncomingHttpHeaders): RequestContext {
+  const token = headers['token'];
   const ctx: RequestContext = {};
   if (typeof token === 'string') ctx.token = token;
-  if (hasLeader === 'true') ctx.requireLeader = true;
+  if (headers['hasleader'] === 'true') ctx.requireLeader = true;
   return ctx;
 }
 
@@ -33,20 +38,23 @@ export function watchResponseToWire(r: WatchResponseOut): WireObject {
   };
 }
 
-function service(root: grpc.GrpcObject, path: string): grpc.ServiceDefinition {
+function service(root: grpc.GrpcObject, path: string): Record<string, MethodDefinition> {
   let node: unknown = root;
   for (const part of path.split('.')) node = (node as Record<string, unknown>)[part];
   const ctor = node as grpc.ServiceClientConstructor | undefined;
   if (!ctor?.service) throw new Error(`proto service ${path} is missing`);
-  return ctor.service;
+  return ctor.service as unknown as Record<string, MethodDefinition>;
 }
 
-export function createGrpcServer(b: EtcdBackend, log: Logger): grpc.Server {
-  const server = new grpc.Server({
+export function createGrpcServer(b: EtcdBackend, log: Logger): H2GrpcServer {
+  const server = new H2GrpcServer({
     // etcd caps receive at max-request-bytes + 512 KiB and leaves send unlimited.
-    'grpc.max_receive_message_length': b.limits.maxRequestBytes + 512 * 1024,
-    'grpc.max_send_message_length': -1,
-    'grpc.keepalive_permit_without_calls': 1,
+    maxReceiveMessageLength: b.limits.maxRequestBytes + 512 * 1024,
+    toStatus(err, path) {
+      const s = toStatus(err);
+      if (s.code === GrpcCode.UNKNOWN) log('warn', 'request failed with an unexpected error', { method: path, error: s.details });
+      return s;
+    },
   });
   const root = loadEtcdProtos();
   const unary = makeUnaryHandlers(b);
@@ -58,56 +66,40 @@ export function createGrpcServer(b: EtcdBackend, log: Logger): grpc.Server {
     Maintenance: 'etcdserverpb.Maintenance',
     Auth: 'etcdserverpb.Auth',
   };
-  const streaming = new Set(['Lease/LeaseKeepAlive', 'Maintenance/Snapshot']);
 
   for (const [short, full] of Object.entries(servicesByName)) {
     const def = service(root, full);
-    const impl: grpc.UntypedServiceImplementation = {};
-    for (const method of Object.keys(def)) {
+    for (const [method, m] of Object.entries(def)) {
       const key = `${short}/${method}`;
-      if (streaming.has(key)) continue;
-      const handler = unary.get(key);
-      if (!handler) continue;
-      impl[method] = (call: grpc.ServerUnaryCall<WireObject, WireObject>, cb: grpc.sendUnaryData<WireObject>) => {
-        handler(call.request ?? {}, contextFromMetadata(call.metadata)).then(
-          (res) => cb(null, res),
-          (err: unknown) => {
-            const se = toServiceError(err);
-            if (se.code === grpc.status.UNKNOWN) log('warn', 'request failed with an unexpected error', { method: key, error: se.details });
-            cb(se, null);
-          },
-        );
-      };
+      if (key === 'Lease/LeaseKeepAlive') server.addStreaming(m, (call) => keepAlive(b, call));
+      else if (key === 'Maintenance/Snapshot') server.addStreaming(m, (call) => void snapshot(b, call, log));
+      else {
+        const handler = unary.get(key);
+        if (handler) server.addUnary(m, (req, headers) => handler(req, contextFromHeaders(headers)));
+      }
     }
-    if (short === 'Lease') impl['LeaseKeepAlive'] = (call: grpc.ServerDuplexStream<WireObject, WireObject>) => keepAlive(b, call);
-    if (short === 'Maintenance') impl['Snapshot'] = (call: grpc.ServerWritableStream<WireObject, WireObject>) => void snapshot(b, call, log);
-    server.addService(def, impl);
   }
 
-  server.addService(service(root, 'etcdserverpb.Watch'), {
-    Watch: (call: grpc.ServerDuplexStream<WireObject, WireObject>) => watch(b, call, log),
-  });
-  server.addService(service(root, 'grpc.health.v1.Health'), {
-    Check: (_call: grpc.ServerUnaryCall<WireObject, WireObject>, cb: grpc.sendUnaryData<WireObject>) => cb(null, { status: 'SERVING' }),
-  });
+  server.addStreaming(service(root, 'etcdserverpb.Watch')['Watch']!, (call) => watch(b, call, log));
+  server.addUnary(service(root, 'grpc.health.v1.Health')['Check']!, async () => ({ status: 'SERVING' }));
   return server;
 }
 
-function watch(b: EtcdBackend, call: grpc.ServerDuplexStream<WireObject, WireObject>, log: Logger): void {
+function watch(b: EtcdBackend, call: StreamingCall, log: Logger): void {
   let closed = false;
-  const stream = b.openWatchStream(contextFromMetadata(call.metadata), (res) => {
+  const stream = b.openWatchStream(contextFromHeaders(call.headers), (res) => {
     if (closed) return;
     // A full transport buffer means a slow client: tell the core to stop
     // pushing (its watchers catch up from history later) instead of queueing.
     if (!call.write(watchResponseToWire(res))) stream.setWritable(false);
   });
-  call.on('drain', () => stream.setWritable(true));
   const close = () => {
     if (closed) return;
     closed = true;
     stream.close();
   };
-  call.on('data', (req: WireObject) => {
+  call.onDrain = () => stream.setWritable(true);
+  call.onMessage = (req) => {
     try {
       if (req['create_request'] != null) stream.create(watchCreateFromWire(req['create_request'] as WireObject));
       else if (req['cancel_request'] != null) stream.cancel(int64Of((req['cancel_request'] as WireObject)['watch_id']));
@@ -115,28 +107,26 @@ function watch(b: EtcdBackend, call: grpc.ServerDuplexStream<WireObject, WireObj
     } catch (err) {
       log('debug', 'bad watch request', { error: String(err) });
       close();
-      call.emit('error', toServiceError(err));
+      call.fail(err);
     }
-  });
-  call.on('end', () => {
+  };
+  call.onHalfClose = () => {
     close();
     call.end();
-  });
-  call.on('cancelled', close);
-  call.on('error', close);
-  call.on('close', close);
+  };
+  call.onCancel = close;
 }
 
-function keepAlive(b: EtcdBackend, call: grpc.ServerDuplexStream<WireObject, WireObject>): void {
-  const ctx = contextFromMetadata(call.metadata);
+function keepAlive(b: EtcdBackend, call: StreamingCall): void {
+  const ctx = contextFromHeaders(call.headers);
   let ended = false;
-  call.on('data', (req: WireObject) => {
+  call.onMessage = (req) => {
     let id: bigint;
     try {
       id = bigintOf(req['ID']);
     } catch (err) {
       ended = true;
-      call.emit('error', toServiceError(err));
+      call.fail(err);
       return;
     }
     b.leaseKeepAlive(id, ctx).then(
@@ -146,38 +136,43 @@ function keepAlive(b: EtcdBackend, call: grpc.ServerDuplexStream<WireObject, Wir
       (err: unknown) => {
         if (ended) return;
         ended = true;
-        call.emit('error', toServiceError(err));
+        call.fail(err);
       },
     );
-  });
+  };
   const stop = () => {
     ended = true;
   };
-  call.on('end', () => {
+  call.onHalfClose = () => {
     stop();
     call.end();
-  });
-  call.on('cancelled', stop);
-  call.on('error', stop);
+  };
+  call.onCancel = stop;
 }
 
-async function snapshot(b: EtcdBackend, call: grpc.ServerWritableStream<WireObject, WireObject>, log: Logger): Promise<void> {
+async function snapshot(b: EtcdBackend, call: StreamingCall, log: Logger): Promise<void> {
   let cancelled = false;
-  call.on('cancelled', () => (cancelled = true));
+  let drained: (() => void) | null = null;
+  call.onCancel = () => {
+    cancelled = true;
+    drained?.();
+  };
+  call.onDrain = () => drained?.();
   try {
-    const snap = await b.snapshot(contextFromMetadata(call.metadata));
+    const snap = await b.snapshot(contextFromHeaders(call.headers));
     let remaining = snap.size;
     const header = headerToWire(snap.header);
     for await (const chunk of snap.chunks) {
       if (cancelled) return;
       remaining -= chunk.length;
       if (!call.write({ header, remaining_bytes: String(remaining), blob: chunk })) {
-        await new Promise<void>((resolve) => call.once('drain', resolve));
+        await new Promise<void>((resolve) => (drained = resolve));
+        drained = null;
       }
     }
     call.end();
   } catch (err) {
     log('warn', 'snapshot stream failed', { error: String(err) });
-    call.emit('error', toServiceError(err));
+    call.fail(err);
   }
 }

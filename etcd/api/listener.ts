@@ -2,7 +2,6 @@
 // opens with the HTTP/2 preface goes to gRPC, anything else to HTTP/1.1.
 // TLS would terminate before this sniffing, routing on ALPN instead.
 
-import * as grpc from '@grpc/grpc-js';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer as createNetServer, type Server, type Socket } from 'node:net';
 import type { EtcdBackend } from '../server/backend.js';
@@ -39,7 +38,6 @@ function parseListenUrl(raw: string): { host: string; port: number } {
 
 export async function startApiServer(backend: EtcdBackend, opts: ApiServerOptions): Promise<ApiServer> {
   const grpcServer = createGrpcServer(backend, opts.log);
-  const injector = grpcServer.createConnectionInjector(grpc.ServerCredentials.createInsecure());
   const http = createHttpServer({ keepAliveTimeout: 30_000 }, createGatewayHandler(backend, opts.log));
   const sockets = new Set<Socket>();
 
@@ -61,7 +59,7 @@ export async function startApiServer(backend: EtcdBackend, opts: ApiServerOption
         // The HTTP/2 session reads the buffered bytes itself from the paused
         // stream and then the native handle; resuming here would hand those
         // bytes to no listener.
-        injector.injectConnection(socket);
+        grpcServer.handleConnection(socket);
       } else {
         // The HTTP/1 parser takes buffered bytes through 'data' events.
         http.emit('connection', socket);
@@ -97,11 +95,13 @@ export async function startApiServer(backend: EtcdBackend, opts: ApiServerOption
   return {
     ports,
     async close() {
-      await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
-      injector.destroy();
-      grpcServer.forceShutdown();
+      // Stop accepting first; a net server's close only completes once its
+      // connections are gone, so drop those before waiting on it.
+      const closed = Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+      grpcServer.close();
       http.close();
       for (const s of sockets) s.destroy();
+      await closed;
     },
   };
 }
