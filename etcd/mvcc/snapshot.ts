@@ -102,21 +102,45 @@ class Writer {
   }
 }
 
-function writeBody(state: StoreState, w: Writer): void {
+/**
+ * What a snapshot contains, captured at one instant: the keys (in order) and
+ * the revision records as they are now. Later writes append new records and
+ * keys elsewhere and compaction builds a new log array, so a plan stays valid
+ * while it is encoded piece by piece.
+ */
+export interface SnapshotPlan {
+  readonly currentRev: number;
+  readonly compactMainRev: number;
+  readonly keys: ReadonlyArray<readonly [Buffer, KeyEntry]>;
+  readonly log: readonly RevisionRecord[];
+}
+
+export function planSnapshot(state: StoreState): SnapshotPlan {
+  return { currentRev: state.currentRev, compactMainRev: state.compactMainRev, keys: [...state.index.entries()], log: state.log.slice() };
+}
+
+/** Records encoded between two yields of writeBody: a few milliseconds of work. */
+const RECORDS_PER_SLICE = 20_000;
+
+/** Encodes the plan; yields every RECORDS_PER_SLICE keys or records so a caller can spread the work out. */
+function* writeBody(plan: SnapshotPlan, w: Writer): Generator<void, void, void> {
   w.bytes(MAGIC);
   w.u8(SNAPSHOT_FORMAT_VERSION);
-  w.uvarint(state.currentRev);
-  w.uvarint(state.compactMainRev + 1);
+  w.uvarint(plan.currentRev);
+  w.uvarint(plan.compactMainRev + 1);
   const keyIndex = new Map<KeyEntry, number>();
-  w.uvarint(state.index.size);
-  for (const [key, entry] of state.index.entries()) {
+  w.uvarint(plan.keys.length);
+  for (const [key, entry] of plan.keys) {
     keyIndex.set(entry, keyIndex.size);
     w.uvarint(key.length);
     w.bytes(key);
+    if (keyIndex.size % RECORDS_PER_SLICE === 0) yield;
   }
-  w.uvarint(state.log.length);
+  w.uvarint(plan.log.length);
   let prevMain = 0;
-  for (const rec of state.log) {
+  let n = 0;
+  for (const rec of plan.log) {
+    if (++n % RECORDS_PER_SLICE === 0) yield;
     const kv = rec.kv;
     w.uvarint(keyIndex.get(rec.entry)!);
     w.uvarint(kv.modRevision - prevMain);
@@ -136,21 +160,55 @@ function writeBody(state: StoreState, w: Writer): void {
   }
 }
 
+function runToEnd(g: Generator<void, void, void>): void {
+  for (let r = g.next(); !r.done; r = g.next());
+}
+
+/** Collects a sliced encoding as chunks with a running checksum, then joins them once. */
+function chunkedEncoding(plan: SnapshotPlan): { steps: Generator<void, void, void>; finish: () => Buffer } {
+  const chunks: Buffer[] = [];
+  const crc = new Crc32c();
+  // Chunks handed to the sink may be views of the writer's reusable buffer: copy them.
+  const w = new Writer((chunk) => {
+    const own = Buffer.from(chunk);
+    crc.update(own);
+    chunks.push(own);
+  });
+  const steps = writeBody(plan, w);
+  return {
+    steps,
+    finish: () => {
+      w.finish();
+      const tail = Buffer.allocUnsafe(4);
+      tail.writeUInt32BE(crc.digest(), 0);
+      chunks.push(tail);
+      return Buffer.concat(chunks);
+    },
+  };
+}
+
 export function encodeSnapshot(state: StoreState): Buffer {
-  const w = new Writer();
-  writeBody(state, w);
-  const body = w.finish();
-  const out = Buffer.allocUnsafe(body.length + 4);
-  body.copy(out, 0);
-  out.writeUInt32BE(crc32c(body), body.length);
-  return out;
+  const { steps, finish } = chunkedEncoding(planSnapshot(state));
+  runToEnd(steps);
+  return finish();
+}
+
+/**
+ * encodeSnapshot of a plan taken earlier, in slices with `pause()` awaited
+ * between them, so a large store is written out without stalling the event
+ * loop (heartbeats, elections and requests keep being served meanwhile).
+ */
+export async function encodeSnapshotInSlices(plan: SnapshotPlan, pause: () => Promise<void>): Promise<Buffer> {
+  const { steps, finish } = chunkedEncoding(plan);
+  for (let r = steps.next(); !r.done; r = steps.next()) await pause();
+  return finish();
 }
 
 /** CRC-32C of the snapshot body, computed without materialising it. */
 export function snapshotChecksum(state: StoreState): number {
   const h = new Crc32c();
   const w = new Writer((chunk) => h.update(chunk));
-  writeBody(state, w);
+  runToEnd(writeBody(planSnapshot(state), w));
   w.finish();
   return h.digest();
 }

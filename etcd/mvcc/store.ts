@@ -52,7 +52,7 @@ import { Crc32c } from '../util/crc32c.js';
 import { OrderedIndex } from './ordered-index.js';
 import type { RawRangeOptions, RawRangeResult, ReadView } from './range.js';
 import { executeRange, indexEnd } from './range.js';
-import { decodeSnapshot, encodeSnapshot, snapshotChecksum } from './snapshot.js';
+import { decodeSnapshot, encodeSnapshot, encodeSnapshotInSlices, planSnapshot, snapshotChecksum } from './snapshot.js';
 import type { KeyEntry, RevisionRecord, StoreState } from './state.js';
 import { latest, newestAtOrBelow, recordCost, visibleAt } from './state.js';
 
@@ -442,6 +442,16 @@ export class MvccStore implements ReadView {
   serialize(): Buffer {
     this.assertNoWrite('serialize');
     return encodeSnapshot(this.state);
+  }
+
+  /**
+   * serialize() of the store as it is now, encoded in slices with `pause()`
+   * between them; writes and compactions may go on meanwhile without
+   * changing the result.
+   */
+  serializeInSlices(pause: () => Promise<void>): Promise<Buffer> {
+    this.assertNoWrite('serialize');
+    return encodeSnapshotInSlices(planSnapshot(this.state), pause);
   }
 
   /** Rebuilds a store from serialize() output; throws SnapshotFormatError on anything malformed. */

@@ -235,6 +235,25 @@ export class Applier {
     const w = new BinaryWriter();
     w.uvarint(IMAGE_VERSION).uvarint(this.appliedIndex).uvarint(this.appliedTerm);
     w.bytes(this.store.serialize());
+    return Buffer.concat([IMAGE_MAGIC, w.finish(), this.serializeRest()]);
+  }
+
+  /**
+   * serialize() of the state as it is now, with the MVCC store (nearly all
+   * of the bytes) encoded in slices with `pause()` between them: everything
+   * else is small and captured at once, so later applies do not leak in.
+   */
+  async serializeInSlices(pause: () => Promise<void>): Promise<Buffer> {
+    const head = new BinaryWriter().uvarint(IMAGE_VERSION).uvarint(this.appliedIndex).uvarint(this.appliedTerm);
+    const rest = this.serializeRest();
+    const store = await this.store.serializeInSlices(pause);
+    head.uvarint(store.length);
+    return Buffer.concat([IMAGE_MAGIC, head.finish(), store, rest]);
+  }
+
+  /** Everything in the image after the store. */
+  private serializeRest(): Buffer {
+    const w = new BinaryWriter();
     w.bytes(this.leases.serialize());
     const alarms = this.alarmList();
     w.uvarint(alarms.length);
@@ -246,7 +265,7 @@ export class Applier {
     w.uvarint(removed.length);
     for (const id of removed) w.int64(id);
     this.auth.encode(w);
-    return Buffer.concat([IMAGE_MAGIC, w.finish()]);
+    return w.finish();
   }
 
   /** Replaces the whole state with a serialize() image. Throws DecodeError (or the store's format error) on a bad image. */

@@ -12,8 +12,10 @@
 //   4. the in-memory storage mirrors what is now durable, other messages
 //      (votes, acknowledgements, forwarded proposals) go out;
 //   5. the snapshot (if any) is installed into the state machine, committed
-//      entries are applied in order, answered read indexes are handed out;
-//   6. advance.
+//      entries are applied in order (without a snapshot, already while the
+//      fsync of step 3 runs: they are durable on a quorum), answered read
+//      indexes are handed out;
+//   6. advance, then afterReady (where the server may take a snapshot).
 //
 // Linearizable reads are batched: every read that arrives before the next
 // Ready joins one ReadIndex request, and all of them resolve with its index.
@@ -88,6 +90,12 @@ export interface RaftLogOptions {
   onPeerMessage?: (from: NodeId) => void;
   /** A snapshot from the leader is durable: replace the state machine with its image. */
   onSnapshotInstalled: (snap: Snapshot) => void;
+  /**
+   * Called at the end of every Ready, when the Raft storage holds every
+   * applied entry (during a Ready, entries may be applied before they are
+   * durable here): the place to take a state-machine snapshot.
+   */
+  afterReady?: () => void;
 }
 
 interface ReadBatch {
@@ -349,15 +357,22 @@ export class RaftLog implements ReplicatedLog {
 
   // ---------------------------------------------------------------- snapshots
 
+  /** The voters and learners as of the last applied configuration change. */
+  confState(): ConfState {
+    const node = this.node;
+    if (!node) throw new Error('raft log not started');
+    return node.status().confState;
+  }
+
   /**
    * Records the state machine image taken at `index` (the applied index, in
    * the apply path) and discards log entries older than the catch-up window.
    * Returns the snapshot's metadata for the caller to persist.
    */
-  createSnapshot(index: number, data: Uint8Array): SnapshotMeta {
+  createSnapshot(index: number, data: Uint8Array, confState?: ConfState): SnapshotMeta {
     const node = this.node;
     if (!node) throw new Error('raft log not started');
-    const cs = node.status().confState;
+    const cs = confState ?? node.status().confState;
     const snap = this.storage.createSnapshot(index, cs, data);
     const keep = this.opts.catchUpEntries ?? DEFAULT_CATCH_UP_ENTRIES;
     const compactTo = index - keep;
@@ -426,7 +441,21 @@ export class RaftLog implements ReplicatedLog {
       wal.saveSnapshot(meta);
     }
     wal.save(rd.hardState, rd.entries);
-    if (rd.mustSync || rd.snapshot) await wal.sync();
+    let applied = false;
+    if (rd.mustSync || rd.snapshot) {
+      const synced = wal.sync();
+      // Committed entries are durable on a quorum already, so they may be
+      // applied while this member's own fsync runs (etcd applies in parallel
+      // with persisting too); the state machine's CPU work then overlaps the
+      // disk wait instead of following it. Not with a snapshot, which must
+      // be installed before anything after it is applied.
+      if (!rd.snapshot && rd.committedEntries.length > 0) {
+        synced.catch(() => undefined);
+        this.applyCommitted(rd.committedEntries);
+        applied = true;
+      }
+      await synced;
+    }
     if (this.halted) return;
 
     if (rd.snapshot) this.storage.applySnapshot(rd.snapshot);
@@ -439,13 +468,12 @@ export class RaftLog implements ReplicatedLog {
       this.opts.onSnapshotInstalled(rd.snapshot);
       this.appliedIndex = Math.max(this.appliedIndex, rd.snapshot.index);
     }
-    if (rd.committedEntries.length > 0) {
-      this.apply!(rd.committedEntries);
-      this.appliedIndex = rd.committedEntries[rd.committedEntries.length - 1]!.index;
-    }
+    if (!applied && rd.committedEntries.length > 0) this.applyCommitted(rd.committedEntries);
     for (const rs of rd.readStates) this.resolveRead(Buffer.from(rs.ctx).toString('hex'), rs.index);
     node.advance(rd);
     this.notifyApplied();
+    // Storage now holds everything applied: the safe point for taking a snapshot.
+    this.opts.afterReady?.();
 
     if (rd.snapshot) {
       const index = rd.snapshot.index;
@@ -456,6 +484,11 @@ export class RaftLog implements ReplicatedLog {
           if (!this.stopped) this.opts.logger.warn('failed to release WAL after snapshot', { error: err });
         });
     }
+  }
+
+  private applyCommitted(entries: Entry[]): void {
+    this.apply!(entries);
+    this.appliedIndex = entries[entries.length - 1]!.index;
   }
 
   private notifyApplied(): void {

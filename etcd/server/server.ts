@@ -42,6 +42,7 @@ import type {
 import { MAX_LEASE_TTL } from '../lease/lessor.js';
 import { DataDir } from '../wal/datadir.js';
 import type { SnapshotStore } from '../wal/snapshots.js';
+import type { SnapshotMeta } from '../wal/records.js';
 import type { RecoveredState, Wal } from '../wal/wal.js';
 import { Applier, type ApplyOutcome } from './applier.js';
 import type {
@@ -269,6 +270,7 @@ export class EtcdServer implements EtcdBackend {
       onLeaderChange: (leader, term) => this.leaderChanged(leader, term),
       onSnapshotInstalled: (snap) => this.installSnapshot(snap),
       onPeerMessage: (from) => this.noticeRemovedPeer(from),
+      afterReady: () => this.maybeSnapshot(),
     });
     this.watch = new WatchWiring({
       store: () => this.applier.store,
@@ -583,7 +585,6 @@ export class EtcdServer implements EtcdBackend {
     const size = this.applier.store.sizeBytes();
     if (size > this.dbSizeHighWater) this.dbSizeHighWater = size;
     this.releaseAppliedWaiters();
-    this.maybeSnapshot();
   }
 
   /** A membership record was applied: tell Raft (conf changes) and the transport, and stop if this member was removed. */
@@ -707,10 +708,22 @@ export class EtcdServer implements EtcdBackend {
 
   /** Saves the state machine at the applied index and lets the WAL drop what the snapshot covers. */
   private async takeSnapshot(): Promise<void> {
-    const image = this.applier.serialize();
-    // Taken in the apply path, so the Raft storage and the image agree on the index and the configuration.
-    const meta = this.replicated.createSnapshot(this.applier.appliedIndex, image);
-    this.snapshotIndex = meta.index;
+    // Index, configuration and state are captured together here, between two
+    // Readies; the image is then encoded in slices (a large store takes
+    // seconds, which in one piece would stall heartbeats into elections).
+    const index = this.applier.appliedIndex;
+    const confState = this.replicated.confState();
+    this.snapshotIndex = index;
+    let meta: SnapshotMeta;
+    let image: Buffer;
+    try {
+      image = await this.applier.serializeInSlices(() => new Promise<void>((resolve) => setImmediate(resolve)));
+      if (this.stopped) return;
+      meta = this.replicated.createSnapshot(index, image, confState);
+    } catch (err) {
+      if (!this.stopped) this.log.warn('failed to take snapshot', { 'snapshot-index': index, error: err });
+      return;
+    }
     try {
       await this.snapshots.save(meta, image);
       this.wal.saveSnapshot(meta);

@@ -139,3 +139,25 @@ describe('snapshot corruption', () => {
     }
   });
 });
+
+describe('snapshot in slices', () => {
+  it('encodes the store as it was when called, whatever is written or compacted between slices', async () => {
+    const s = new MvccStore();
+    // Enough records for several slices (a slice is 20 000 keys or records).
+    for (let i = 0; i < 30_000; i++) applyPut(s, putReq(`k${i % 25_000}`, `v${i}`), LEASES);
+    const expected = s.serialize();
+    let pauses = 0;
+    let n = 0;
+    const image = await s.serializeInSlices(async () => {
+      pauses++;
+      // Meanwhile: new keys, overwrites, deletes and a compaction.
+      for (let i = 0; i < 500; i++) applyPut(s, putReq(`k${n++}`, `later${n}`), LEASES);
+      applyDeleteRange(s, delReq('k1'));
+      s.compact(s.currentRevision - 10);
+    });
+    expect(pauses).toBeGreaterThan(1);
+    expect(image.equals(expected)).toBe(true);
+    expect(MvccStore.deserialize(image).serialize().equals(expected)).toBe(true);
+    expect(s.serialize().equals(expected)).toBe(false);
+  });
+});
