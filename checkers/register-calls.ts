@@ -97,9 +97,18 @@ export function showValue(value: number | null): string {
   return value === null ? 'nothing (key absent)' : String(value);
 }
 
+/**
+ * Names a call's place in the history for a person to look up, e.g.
+ * "op #12, ok". Histories from other tools number their entries themselves.
+ */
+export type CallLabeler = (call: RegisterCall) => string;
+
+/** The invocation's position and the outcome: "op #12, ok". */
+export const labelByPosition: CallLabeler = (call) => `op #${call.start}, ${call.outcome}`;
+
 /** E.g. "write of 5 to key k (op #12, ok)". */
-export function describeCall(call: RegisterCall): string {
-  const where = `op #${call.start}, ${call.outcome}`;
+export function describeCall(call: RegisterCall, label: CallLabeler = labelByPosition): string {
+  const where = label(call);
   switch (call.f) {
     case 'read':
       return call.outcome === 'ok'

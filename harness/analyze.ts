@@ -23,7 +23,12 @@ interface StoredTest {
 export async function analyzeRun(opts: AnalyzeOptions, out: NodeJS.WritableStream): Promise<number> {
   if (opts.format !== undefined && opts.format !== 'faultline') {
     try {
-      return analyzeForeignFile(opts.dir!, opts.format, opts.checker, opts.checkTimeoutS, out);
+      const foreign = {
+        ...(opts.checker !== undefined ? { checker: opts.checker } : {}),
+        ...(opts.initialValue !== undefined ? { initialValue: opts.initialValue } : {}),
+        ...(opts.nilReads !== undefined ? { nilReads: opts.nilReads } : {}),
+      };
+      return analyzeForeignFile(opts.dir!, opts.format, foreign, opts.checkTimeoutS, out);
     } catch (err) {
       throw new CouldNotRun(`cannot check ${opts.dir}: ${err instanceof Error ? err.message : String(err)}`);
     }

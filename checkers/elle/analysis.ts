@@ -85,13 +85,17 @@ export function finishElle<M extends Mop>(inf: Inferred<M>, opts: ElleOptions, s
   const required = opts.require ?? 'strict-serializable';
   const violated = !models.satisfied.includes(required);
   const valid: Validity = violated ? false : cause !== undefined ? 'unknown' : true;
+  const outcomes = { ok: 0, info: 0, fail: 0 };
+  let mops = 0;
+  for (const t of txns.all) {
+    outcomes[t.outcome]++;
+    mops += t.mops.length;
+  }
   const stats: ElleStats = {
     txns: txns.all.length,
-    ok: txns.all.filter((t) => t.outcome === 'ok').length,
-    info: txns.all.filter((t) => t.outcome === 'info').length,
-    fail: txns.all.filter((t) => t.outcome === 'fail').length,
+    ...outcomes,
     keys: inf.keys.length,
-    mops: txns.all.reduce((n, t) => n + t.mops.length, 0),
+    mops,
     edges: graph.counts(),
     dataComponents,
     fullComponents,
@@ -116,8 +120,11 @@ export function finishElle<M extends Mop>(inf: Inferred<M>, opts: ElleOptions, s
 
 const CYCLE_TYPES = /^(G0|G1c|G-single|G-nonadjacent|G2-item)/;
 
+// One formatter for every number: toLocaleString builds a new one per call.
+const NUMBER_FORMAT = new Intl.NumberFormat('en-US');
+
 function fmt(n: number): string {
-  return n.toLocaleString('en-US');
+  return NUMBER_FORMAT.format(n);
 }
 
 function summarise(models: ModelVerdict, counts: Record<string, number>, stats: ElleStats, cause: string | undefined): string[] {

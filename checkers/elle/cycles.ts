@@ -161,12 +161,17 @@ export function findCycles(g: Graph, opts: CycleSearchOptions): CycleSearchResul
     }
   };
 
+  // The graph with every relation first: when it has no cycle (a valid
+  // history), neither has any part of it, and the other passes are skipped.
+  const everything = scc.components(DATA | PASSES[PASSES.length - 1]!);
+  if (everything.length === 0) return { cycles, dataComponents: 0, fullComponents: 0, timedOut: false };
+
   let timedOut = false;
   try {
     for (let pass = 0; pass < PASSES.length; pass++) {
       const extra = PASSES[pass]!;
       const mask = DATA | extra;
-      const comps = scc.components(mask);
+      const comps = pass === PASSES.length - 1 ? everything : scc.components(mask);
       if (pass === 0) dataComponents = comps.length;
       if (pass === PASSES.length - 1) fullComponents = comps.length;
       nextComp.fill(-1);

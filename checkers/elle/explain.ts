@@ -68,9 +68,9 @@ export function explainCycle(flavor: Flavor, type: string, cycle: readonly numbe
     const s = edges.src[e]!;
     const d = edges.dst[e]!;
     const rel = edges.rel[e]!;
-    const keyId = edges.key[e]!;
+    const keyId = edges.keyOf(e);
     const key = keyId >= 0 ? keys[keyId]! : undefined;
-    const text = stepText(flavor, rel, names.get(s)!, names.get(d)!, key ?? '', edges.a[e]!, edges.b[e]!, String(nodes[s]!.process));
+    const text = stepText(flavor, rel, names.get(s)!, names.get(d)!, key ?? '', edges.aOf(e), edges.bOf(e), String(nodes[s]!.process));
     return { from: citeOp(nodes[s]!).index, to: citeOp(nodes[d]!).index, rel: relName(rel), ...(key !== undefined ? { key } : {}), text };
   });
   const lets = order.map((id) => {

@@ -29,54 +29,95 @@ export function relName(rel: number): 'ww' | 'wr' | 'rw' | 'process' | 'realtime
   }
 }
 
-/** A growable edge list; `build` turns it into adjacency arrays. */
+/**
+ * A growable edge list; `Graph` turns it into adjacency arrays. Every edge has
+ * a source, a destination and a relation; only data edges carry a key and
+ * values, and the inferrers add those before the process and real-time edges
+ * (usually the majority), so the detail arrays stop at the last data edge.
+ * Keeping the arrays small matters beyond memory: V8 answers a large growth
+ * of typed-array memory with a full GC of the whole heap, history included.
+ */
 export class EdgeList {
   src: Int32Array;
   dst: Int32Array;
   rel: Uint8Array;
-  /** Interned key id, -1 for process and real-time edges. */
-  key: Int32Array;
-  /** The value or element that justifies the edge on the source side (NaN when none, e.g. the initial empty state). */
-  a: Float64Array;
-  /** ...and on the destination side. */
-  b: Float64Array;
   length = 0;
+  /** Detail of edges 0 .. detailed-1: key id (-1 none) and the two values (NaN none). */
+  private keys: Int32Array;
+  private as: Float64Array;
+  private bs: Float64Array;
+  private detailed = 0;
 
   constructor(capacity = 1024) {
-    this.src = new Int32Array(capacity);
-    this.dst = new Int32Array(capacity);
-    this.rel = new Uint8Array(capacity);
-    this.key = new Int32Array(capacity);
-    this.a = new Float64Array(capacity);
-    this.b = new Float64Array(capacity);
+    const n = Math.max(1, capacity);
+    this.src = new Int32Array(n);
+    this.dst = new Int32Array(n);
+    this.rel = new Uint8Array(n);
+    const d = Math.max(1, n >>> 1);
+    this.keys = new Int32Array(d);
+    this.as = new Float64Array(d);
+    this.bs = new Float64Array(d);
   }
 
   add(src: number, dst: number, rel: Rel, key = -1, a = Number.NaN, b = Number.NaN): void {
     if (src === dst) return;
-    if (this.length === this.src.length) this.grow();
+    if (this.length === this.src.length) {
+      const n = grownSize(this.src.length, this.length + 1);
+      this.src = resized(this.src, n, this.length);
+      this.dst = resized(this.dst, n, this.length);
+      this.rel = resized(this.rel, n, this.length);
+    }
     const i = this.length++;
     this.src[i] = src;
     this.dst[i] = dst;
     this.rel[i] = rel;
-    this.key[i] = key;
-    this.a[i] = a;
-    this.b[i] = b;
+    if (key !== -1 || !Number.isNaN(a) || !Number.isNaN(b)) this.setDetail(i, key, a, b);
   }
 
-  private grow(): void {
-    const n = this.src.length * 2;
-    const copy = <T extends Int32Array | Uint8Array | Float64Array>(old: T, make: (n: number) => T): T => {
-      const next = make(n);
-      next.set(old);
-      return next;
-    };
-    this.src = copy(this.src, (k) => new Int32Array(k));
-    this.dst = copy(this.dst, (k) => new Int32Array(k));
-    this.rel = copy(this.rel, (k) => new Uint8Array(k));
-    this.key = copy(this.key, (k) => new Int32Array(k));
-    this.a = copy(this.a, (k) => new Float64Array(k));
-    this.b = copy(this.b, (k) => new Float64Array(k));
+  /** Interned key id of the edge, -1 for process and real-time edges. */
+  keyOf(e: number): number {
+    return e < this.detailed ? this.keys[e]! : -1;
   }
+
+  /** The value or element that justifies the edge on the source side (NaN when none, e.g. the initial empty state). */
+  aOf(e: number): number {
+    return e < this.detailed ? this.as[e]! : Number.NaN;
+  }
+
+  /** ...and on the destination side. */
+  bOf(e: number): number {
+    return e < this.detailed ? this.bs[e]! : Number.NaN;
+  }
+
+  private setDetail(i: number, key: number, a: number, b: number): void {
+    if (i >= this.keys.length) {
+      const n = grownSize(this.keys.length, i + 1);
+      this.keys = resized(this.keys, n, this.detailed);
+      this.as = resized(this.as, n, this.detailed);
+      this.bs = resized(this.bs, n, this.detailed);
+    }
+    // Edges added since the last detailed one have none.
+    if (i > this.detailed) {
+      this.keys.fill(-1, this.detailed, i);
+      this.as.fill(Number.NaN, this.detailed, i);
+      this.bs.fill(Number.NaN, this.detailed, i);
+    }
+    this.keys[i] = key;
+    this.as[i] = a;
+    this.bs[i] = b;
+    this.detailed = i + 1;
+  }
+}
+
+/** Grows by half, which wastes less than doubling when a list is a little too small. */
+function grownSize(current: number, needed: number): number {
+  return Math.max(needed, current + (current >>> 1) + 16);
+}
+
+function resized<T extends Int32Array | Uint8Array | Float64Array>(old: T, n: number, used: number): T {
+  const next = new (old.constructor as new (n: number) => T)(n);
+  next.set(old.subarray(0, used));
+  return next;
 }
 
 /** Compressed adjacency: the out-edges of node v are edge ids order[start[v]] .. order[start[v+1]-1]. */
@@ -100,8 +141,9 @@ export class Graph {
 
   /** How many edges of each relation the graph holds. */
   counts(): Record<'ww' | 'wr' | 'rw' | 'process' | 'realtime', number> {
-    const out = { ww: 0, wr: 0, rw: 0, process: 0, realtime: 0 };
-    for (let e = 0; e < this.edges.length; e++) out[relName(this.edges.rel[e]!)]++;
-    return out;
+    const byRel = new Float64Array(REALTIME + 1);
+    const rel = this.edges.rel;
+    for (let e = 0; e < this.edges.length; e++) byRel[rel[e]!]!++;
+    return { ww: byRel[WW]!, wr: byRel[WR]!, rw: byRel[RW]!, process: byRel[PROCESS]!, realtime: byRel[REALTIME]! };
   }
 }

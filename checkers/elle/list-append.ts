@@ -30,6 +30,9 @@ interface KeyData {
   /** Txns that read the key and then appended to it: seq and length read. */
   rmwSeq: number[];
   rmwLen: number[];
+  /** Order of the key's first append and first external read among all keys' (Infinity: none). */
+  firstAppend: number;
+  firstRead: number;
 }
 
 export function checkListAppend(history: readonly Op[], opts: ElleOptions): ElleResult {
@@ -37,58 +40,60 @@ export function checkListAppend(history: readonly Op[], opts: ElleOptions): Elle
   const txns = collectTxns<AppendMop>(history, isAppendMop);
   const log = new AnomalyLog(opts.maxPerType ?? 20);
   const keys: KeyData[] = [];
-  const keyIds = new Map<string, number>();
-  const keyOf = (name: string): number => {
-    let id = keyIds.get(name);
-    if (id === undefined) {
-      id = keys.length;
-      keyIds.set(name, id);
-      keys.push({ name, writer: new Map(), intermediate: new Set(), readers: [], reads: [], rmwSeq: [], rmwLen: [] });
+  const keyByName = new Map<string, KeyData>();
+  const keyOf = (name: string): KeyData => {
+    let k = keyByName.get(name);
+    if (k === undefined) {
+      k = { name, writer: new Map(), intermediate: new Set(), readers: [], reads: [], rmwSeq: [], rmwLen: [], firstAppend: Infinity, firstRead: Infinity };
+      keyByName.set(name, k);
+      keys.push(k);
     }
-    return id;
+    return k;
   };
   const all = txns.all;
   for (const op of txns.malformed) log.add({ type: 'malformed', ops: [op], explanation: `op ${op.index} is a txn whose value is not a list of [append k v] / [r k list] micro-ops` });
 
-  // Writers first: every txn's appends, failed ones included.
+  // One pass over every txn's micro-ops (they are the bulk of the history's
+  // memory, so each pass costs): the appends of every txn, failed ones
+  // included, and the external reads of committed txns (a key's first read,
+  // if the txn has not appended to it yet). Internal consistency is checked
+  // afterwards so its anomalies still follow the duplicate appends.
+  const internal: Txn<AppendMop>[] = [];
+  let appendedKeys = 0;
+  let readKeys = 0;
   for (const t of all) {
     const mops = t.mops;
+    const committed = t.outcome === 'ok';
+    if (committed && touchesAKeyTwice(mops)) internal.push(t);
     for (let i = 0; i < mops.length; i++) {
       const m = mops[i]!;
-      if (m[0] !== 'append') continue;
-      const k = keys[keyOf(m[1])]!;
-      const e = m[2];
-      const prior = k.writer.get(e);
-      if (prior !== undefined && prior !== t.seq) {
-        const other = all[prior]!;
-        log.add({ type: 'duplicate-appends', key: k.name, ops: [citeOp(other), citeOp(t)], explanation: `${k.name}: element ${e} appended by two txns (ops ${citeOp(other).index} and ${citeOp(t).index}); elements must be unique, so the later one is ignored` });
+      if (m[0] === 'append') {
+        const k = keyOf(m[1]);
+        if (k.firstAppend === Infinity) k.firstAppend = appendedKeys++;
+        const e = m[2];
+        const prior = k.writer.get(e);
+        if (prior !== undefined && prior !== t.seq) {
+          const other = all[prior]!;
+          log.add({ type: 'duplicate-appends', key: k.name, ops: [citeOp(other), citeOp(t)], explanation: `${k.name}: element ${e} appended by two txns (ops ${citeOp(other).index} and ${citeOp(t).index}); elements must be unique, so the later one is ignored` });
+          continue;
+        }
+        k.writer.set(e, t.seq);
+        // Not the txn's last append to this key: an intermediate element.
+        for (let j = i + 1; j < mops.length; j++) {
+          const later = mops[j]!;
+          if (later[0] === 'append' && later[1] === m[1]) {
+            k.intermediate.add(e);
+            break;
+          }
+        }
         continue;
       }
-      k.writer.set(e, t.seq);
-      // Not the txn's last append to this key: an intermediate element.
-      for (let j = i + 1; j < mops.length; j++) {
-        const later = mops[j]!;
-        if (later[0] === 'append' && later[1] === m[1]) {
-          k.intermediate.add(e);
-          break;
-        }
-      }
-    }
-  }
-
-  // Reads of committed txns: internal consistency, then external reads (a
-  // key's first read, if the txn has not appended to it yet).
-  for (const t of all) {
-    if (t.outcome !== 'ok') continue;
-    const mops = t.mops;
-    if (touchesAKeyTwice(mops)) checkInternal(t, log);
-    for (let i = 0; i < mops.length; i++) {
-      const m = mops[i]!;
-      if (m[0] !== 'r') continue;
+      if (!committed) continue;
       let external = true;
       for (let j = 0; j < i && external; j++) if (mops[j]![1] === m[1]) external = false;
       if (!external) continue;
-      const k = keys[keyOf(m[1])]!;
+      const k = keyOf(m[1]);
+      if (k.firstRead === Infinity) k.firstRead = readKeys++;
       const list = m[2] ?? [];
       k.readers.push(t.seq);
       k.reads.push(list);
@@ -102,6 +107,11 @@ export function checkListAppend(history: readonly Op[], opts: ElleOptions): Elle
       }
     }
   }
+  for (const t of internal) checkInternal(t, log);
+  // Key ids as a writers-then-readers pass would number them: appended keys
+  // by first append, then keys only read by first read. Edge order, and so
+  // which cycle is reported, follows from them.
+  keys.sort((x, y) => (x.firstAppend !== y.firstAppend ? x.firstAppend - y.firstAppend : x.firstRead - y.firstRead));
 
   const edges = new EdgeList(Math.max(1024, all.length * 8));
   for (let keyId = 0; keyId < keys.length; keyId++) inferKey(keyId, keys[keyId]!, all, edges, log);
@@ -130,10 +140,11 @@ function checkInternal(t: Txn<AppendMop>, log: AnomalyLog): void {
     const read = m[2] ?? [];
     const b = base.get(key) ?? null;
     const own = tail.get(key) ?? [];
-    const expected = b === null ? null : [...b, ...own];
-    const ok = expected !== null ? sameList(read, expected) : endsWith(read, own);
+    // The expected list is the earlier read followed by the appends since;
+    // compared piecewise, since building it copies a whole list per read.
+    const ok = b !== null ? read.length === b.length + own.length && startsWith(read, b) && endsWith(read, own) : endsWith(read, own);
     if (!ok) {
-      const want = expected !== null ? showValue(expected) : `a list ending in ${showValue(own)}`;
+      const want = b !== null ? showValue([...b, ...own]) : `a list ending in ${showValue(own)}`;
       log.add({ type: 'internal', key, ops: [citeOp(t)], explanation: `op ${citeOp(t).index} read ${key} = ${showValue(read)} at micro-op ${i + 1}, but its own earlier micro-ops imply ${want}` });
     }
     base.set(key, read);
@@ -235,9 +246,9 @@ function checkDuplicates(key: string, list: readonly number[], t: Txn, log: Anom
   }
 }
 
-function sameList(a: readonly number[], b: readonly number[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+function startsWith(a: readonly number[], prefix: readonly number[]): boolean {
+  if (prefix.length > a.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (a[i] !== prefix[i]) return false;
   return true;
 }
 

@@ -59,8 +59,9 @@ export function checkRwRegister(history: readonly Op[], opts: ElleOptions): Elle
     for (const m of t.mops) {
       if (m[0] !== 'w') continue;
       const k = keyOf(m[1]);
-      if (k.writer.has(m[2]) && k.writer.get(m[2]) !== t.seq) {
-        const other = all[k.writer.get(m[2])!]!;
+      const prior = k.writer.get(m[2]);
+      if (prior !== undefined && prior !== t.seq) {
+        const other = all[prior]!;
         log.add({ type: 'duplicate-writes', key: k.name, ops: [citeOp(other), citeOp(t)], explanation: `${k.name}: value ${m[2]} written by two txns (ops ${citeOp(other).index} and ${citeOp(t).index}); values must be unique, so the later one is ignored` });
         continue;
       }
@@ -72,15 +73,17 @@ export function checkRwRegister(history: readonly Op[], opts: ElleOptions): Elle
     }
   }
   let withRevisions = false;
+  // Per txn: each key's value as its own micro-ops so far imply. One map,
+  // cleared per txn: allocating one per txn showed up as GC time.
+  const known = new Map<string, number | null>();
   for (const t of all) {
     if (t.outcome !== 'ok') continue;
-    const known = new Map<string, number | null>();
-    const wrote = new Set<string>();
-    for (let i = 0; i < t.mops.length; i++) {
-      const m = t.mops[i]!;
+    known.clear();
+    const mops = t.mops;
+    for (let i = 0; i < mops.length; i++) {
+      const m = mops[i]!;
       if (m[0] === 'w') {
         known.set(m[1], m[2]);
-        wrote.add(m[1]);
         continue;
       }
       const value = m[2];
@@ -99,9 +102,13 @@ export function checkRwRegister(history: readonly Op[], opts: ElleOptions): Elle
         const w = k.writer.get(value);
         if (w !== undefined && !k.revisionOf.has(w)) k.revisionOf.set(w, m[3]);
       }
-      if (t.mops.some((x, j) => j > i && x[0] === 'w' && x[1] === m[1])) {
-        k.rmwSeq.push(t.seq);
-        k.rmwRead.push(value);
+      for (let j = i + 1; j < mops.length; j++) {
+        const later = mops[j]!;
+        if (later[0] === 'w' && later[1] === m[1]) {
+          k.rmwSeq.push(t.seq);
+          k.rmwRead.push(value);
+          break;
+        }
       }
     }
   }

@@ -4,8 +4,9 @@
 // writes the latter), where each map may be wrapped in a record tag such as
 // #jepsen.history.Op{...}. Per op: :type (:invoke/:ok/:fail/:info), :f,
 // :value, :process (an integer, anything else is the nemesis), :time
-// (nanoseconds; the position is used when it is missing), :index (ignored: ops
-// are renumbered densely in file order), :error. Values:
+// (nanoseconds; the position is used when it is missing), :index (ops are
+// renumbered densely in file order, which is their real-time order; the
+// file's own numbers are kept aside so reports can quote them), :error. Values:
 //   :txn  [[:append k v] [:r k [..]] [:w k v] [:r k v]] → micro-op arrays
 //   :read / :write / :cas (cas-register): nil, v, [from to], or the
 //         independent tuple [k v] / [k [from to]] → our register values
@@ -31,9 +32,27 @@ const REGISTER_FS: ReadonlySet<string> = new Set(['read', 'write', 'cas']);
 
 /** Parses history.edn text into ops; throws HistoryFormatError (with the op's position) or EdnError. */
 export function readJepsenHistory(text: string): Op[] {
+  return readJepsenHistoryIndexed(text).ops;
+}
+
+export interface IndexedHistory {
+  ops: Op[];
+  /** Per op (by position), the entry's own :index, when it has an integer one. */
+  fileIndex: (number | undefined)[];
+}
+
+/** readJepsenHistory, also returning each entry's :index as written in the file. */
+export function readJepsenHistoryIndexed(text: string): IndexedHistory {
   const forms = parseEdnAll(text);
   const items = forms.length === 1 && (Array.isArray(forms[0]) || forms[0] instanceof EdnList) ? (Array.isArray(forms[0]) ? forms[0] : forms[0].items) : forms;
-  return items.map((form, i) => opFromEdn(form, i));
+  return { ops: items.map((form, i) => opFromEdn(form, i)), fileIndex: items.map(fileIndexOf) };
+}
+
+function fileIndexOf(form: Edn): number | undefined {
+  const m = unwrap(form);
+  const i = m instanceof EdnMap ? m.get('index') : undefined;
+  if (typeof i === 'bigint') return Number(i);
+  return typeof i === 'number' && Number.isInteger(i) ? i : undefined;
 }
 
 function unwrap(form: Edn): Edn {

@@ -4,6 +4,7 @@
 import { findWorkload, workloadNames } from '../../workloads/index.js';
 import { NEMESIS_NAMES, type NemesisName } from '../../nemesis/types.js';
 import { FOREIGN_CHECKERS, FOREIGN_FORMATS, type ForeignChecker, type ForeignFormat } from '../../checkers/io/analyze-foreign.js';
+import { NIL_READS, type NilReads } from '../../checkers/linearizable.js';
 
 export class UsageError extends Error {
   override readonly name = 'UsageError';
@@ -88,6 +89,8 @@ Usage:
   faultline analyze --format jepsen-edn|porcupine FILE [--checker linearizable|append|wr]
                                check a history written by Jepsen or Porcupine
   faultline bench [options]    throughput and latency against a target, optionally --vs etcd
+  faultline bench-checkers [options]
+                               the checkers' speed and memory on large generated histories
   faultline help [command]     show help
 
 Exit codes: 0 valid, 1 anomalies found, 2 unknown, 3 the test could not run.
@@ -111,6 +114,8 @@ export const ANALYZE_FLAGS: Record<string, FlagSpec> = {
   'check-timeout': { value: true, placeholder: 'S', help: 'time budget for the linearizability checker (default 120)' },
   format: { value: true, placeholder: 'FMT', help: 'faultline (a run directory, default), jepsen-edn or porcupine (a history file)' },
   checker: { value: true, placeholder: 'NAME', help: 'for --format jepsen-edn|porcupine: linearizable, append or wr (default: guessed)' },
+  'initial-value': { value: true, placeholder: 'V', help: 'for --format jepsen-edn|porcupine, linearizable: every register\'s value before the first op, a number or nil (default nil = absent)' },
+  'nil-reads': { value: true, placeholder: 'unknown|absent', help: 'for --format jepsen-edn|porcupine, linearizable: what an ok read of nil means (default unknown for jepsen-edn, absent for porcupine)' },
   'export-edn': { value: true, placeholder: 'FILE', help: 'also write the run\'s history as Jepsen history.edn to FILE' },
   help: { value: false, help: 'show this help' },
 };
@@ -122,7 +127,19 @@ results.json and index.html. DIR defaults to <store>/latest.
 
 With --format jepsen-edn or porcupine, checks a history FILE written by
 another tool instead: --checker linearizable (a cas-register per key),
-append (Elle list-append) or wr (Elle rw-register).
+append (Elle list-append) or wr (Elle rw-register). A checker that finds
+nothing in the file it can check (e.g. a mutex history of :acquire and
+:release) answers UNKNOWN (exit 2) and says what the file holds.
+
+For Knossos's cas-register histories use --initial-value 0: Knossos checks
+them against (cas-register 0), while faultline's registers start absent.
+With --nil-reads unknown (the default for jepsen-edn, as in Knossos's
+register models) an ok read returning nil means its value was not recorded
+and constrains nothing; with absent it means the key did not exist, as in
+faultline's own histories (use it for files written by --export-edn) and
+Porcupine's models.
+Explanations name ops as "invoked #I, ok #C": the entries' :index values
+when the file has them, else their positions in the file (from 0).
 
 Options:
 ${usageBlock(ANALYZE_FLAGS)}
@@ -267,7 +284,19 @@ export interface AnalyzeOptions {
   checkTimeoutS: number;
   format?: 'faultline' | ForeignFormat;
   checker?: ForeignChecker;
+  /** Foreign histories: every register's initial value; null = absent. */
+  initialValue?: number | null;
+  /** Foreign histories: what an ok read of nil means; undefined = the format's default. */
+  nilReads?: NilReads;
   exportEdn?: string;
+}
+
+/** --initial-value: a number, or nil/absent for an absent key. */
+function parseInitialValue(raw: string): number | null {
+  if (raw === 'nil' || raw === 'absent') return null;
+  const n = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(n)) throw new UsageError(`--initial-value must be a number, nil or absent, got "${raw}"`);
+  return n;
 }
 
 export function parseAnalyzeArgs(argv: readonly string[]): AnalyzeOptions | 'help' {
@@ -280,12 +309,24 @@ export function parseAnalyzeArgs(argv: readonly string[]): AnalyzeOptions | 'hel
   if (checker !== undefined && !(FOREIGN_CHECKERS as readonly string[]).includes(checker)) throw new UsageError(`--checker must be ${FOREIGN_CHECKERS.join(', ')}, got "${checker}"`);
   if (checker !== undefined && format === 'faultline') throw new UsageError('--checker needs --format jepsen-edn or porcupine');
   if (format !== 'faultline' && p.positional[0] === undefined) throw new UsageError(`--format ${format} needs a history FILE`);
+  const initialRaw = str(p, 'initial-value');
+  const nilReads = str(p, 'nil-reads');
+  // A stored run's semantics are fixed by how faultline recorded it.
+  for (const [flag, given] of [['initial-value', initialRaw], ['nil-reads', nilReads]] as const) {
+    if (given !== undefined && format === 'faultline') throw new UsageError(`--${flag} needs --format jepsen-edn or porcupine`);
+  }
+  if (nilReads !== undefined && !(NIL_READS as readonly string[]).includes(nilReads)) throw new UsageError(`--nil-reads must be unknown or absent, got "${nilReads}"`);
+  if ((initialRaw !== undefined || nilReads !== undefined) && checker !== undefined && checker !== 'linearizable') {
+    throw new UsageError(`--initial-value and --nil-reads apply to --checker linearizable, not ${checker}`);
+  }
   return {
     dir: p.positional[0],
     store: str(p, 'store') ?? 'store',
     checkTimeoutS: num(p, 'check-timeout', 120, { min: 1 }),
     ...(format !== 'faultline' ? { format: format as ForeignFormat } : {}),
     ...(checker !== undefined ? { checker: checker as ForeignChecker } : {}),
+    ...(initialRaw !== undefined ? { initialValue: parseInitialValue(initialRaw) } : {}),
+    ...(nilReads !== undefined ? { nilReads: nilReads as NilReads } : {}),
     ...(str(p, 'export-edn') !== undefined ? { exportEdn: str(p, 'export-edn') } : {}),
   };
 }

@@ -1,12 +1,24 @@
-// The faultline command line: `run`, `analyze`, `bench`, `help`. Returns the
-// exit code: 0 valid, 1 anomalies found, 2 unknown, 3 the test could not run
-// (bench: 0 target met, 1 target missed, 3 could not run).
+// The faultline command line: `run`, `analyze`, `bench`, `bench-checkers`,
+// `help`. Returns the exit code: 0 valid, 1 anomalies found, 2 unknown, 3 the
+// test could not run (bench, bench-checkers: 0 targets met, 1 a target
+// missed, 3 could not run).
 import { analyzeRun } from '../analyze.js';
 import { BENCH_HELP, parseBenchArgs } from '../bench/args.js';
 import { runBench } from '../bench/bench.js';
+import { BENCH_CHECKERS_HELP, parseBenchCheckersArgs } from '../bench-checkers/args.js';
+import { runBenchCheckers } from '../bench-checkers/bench.js';
 import { runTest } from '../run.js';
 import { CouldNotRun } from '../server.js';
 import { ANALYZE_HELP, MAIN_HELP, parseAnalyzeArgs, parseRunArgs, RUN_HELP, UsageError } from './args.js';
+
+/** Help text per command, for `faultline help COMMAND`. */
+const HELP: Record<string, string> = {
+  run: RUN_HELP,
+  analyze: ANALYZE_HELP,
+  bench: BENCH_HELP,
+  'bench-checkers': BENCH_CHECKERS_HELP,
+};
+const helpFor = (command: string | undefined): string | undefined => (command !== undefined && Object.hasOwn(HELP, command) ? HELP[command] : undefined);
 
 export interface MainIo {
   out: NodeJS.WriteStream;
@@ -23,7 +35,7 @@ export async function main(argv: string[], io: MainIo = { out: process.stdout, e
       case '--help':
       case '-h': {
         const topic = command === 'help' ? rest[0] : undefined;
-        io.out.write(topic === 'run' ? RUN_HELP : topic === 'analyze' ? ANALYZE_HELP : topic === 'bench' ? BENCH_HELP : MAIN_HELP);
+        io.out.write(helpFor(topic) ?? MAIN_HELP);
         return command === undefined ? 3 : 0;
       }
       case 'run': {
@@ -50,12 +62,20 @@ export async function main(argv: string[], io: MainIo = { out: process.stdout, e
         }
         return (await runBench(opts, io, rest)).exitCode;
       }
+      case 'bench-checkers': {
+        const opts = parseBenchCheckersArgs(rest);
+        if (opts === 'help') {
+          io.out.write(BENCH_CHECKERS_HELP);
+          return 0;
+        }
+        return (await runBenchCheckers(opts, io)).exitCode;
+      }
       default:
-        throw new UsageError(`unknown command "${command}" (commands: run, analyze, bench, help)`);
+        throw new UsageError(`unknown command "${command}" (commands: run, analyze, bench, bench-checkers, help)`);
     }
   } catch (err) {
     if (err instanceof UsageError) {
-      io.err.write(`faultline: ${err.message}\nRun \`faultline ${command === 'run' || command === 'analyze' || command === 'bench' ? `${command} ` : ''}--help\` for usage.\n`);
+      io.err.write(`faultline: ${err.message}\nRun \`faultline ${helpFor(command) !== undefined ? `${command} ` : ''}--help\` for usage.\n`);
       return 3;
     }
     if (err instanceof CouldNotRun) {

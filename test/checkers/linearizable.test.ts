@@ -211,3 +211,77 @@ describe('checkLinearizable: explanations', () => {
     expect(indexes(a.ops)).toEqual(expect.arrayContaining([bad, proof, replaced]));
   });
 });
+
+describe('checkLinearizable: initial value and reads of nil', () => {
+  it('starts every key absent unless given an initial value', () => {
+    const h = new HistoryBuilder().read(0, 'k').ok(0, { value: 0 });
+    const absent = check(h);
+    expect(absent.valid).toBe(false);
+    expect(absent.anomalies[0]!.explanation).toContain('no operation ever wrote 0');
+    expect(checkLinearizable(h.ops, { budget: unlimitedBudget, initialValue: 0 }).valid).toBe(true);
+    // With an initial value, a read of absent is the impossible one.
+    const none = checkLinearizable(new HistoryBuilder().read(0, 'k').ok(0, { value: null }).ops, { budget: unlimitedBudget, initialValue: 0 });
+    expect(none.valid).toBe(false);
+    expect(none.anomalies[0]!.explanation).toContain('the key starts at 0 and no operation removes it');
+  });
+
+  it('names the initial value as the source a stale read came from', () => {
+    const h = new HistoryBuilder().write(0, 'k', 1).ok(0).read(1, 'k').ok(1, { value: 0 });
+    const r = checkLinearizable(h.ops, { budget: unlimitedBudget, initialValue: 0 });
+    expect(r.valid).toBe(false);
+    expect(r.anomalies[0]!.explanation).toMatch(/0 was the register's value only at the start, but after that write of 1 .* wrote 1 and completed before the read began\.$/);
+    expect(r.failures[0]!.stateAfterPrefix).toBe(1);
+    // A value both initial and written again has two sources; the search still decides.
+    const again = new HistoryBuilder().write(0, 'k', 1).ok(0).write(0, 'k', 0).read(1, 'k').ok(1, { value: 0 }).ok(0);
+    expect(checkLinearizable(again.ops, { budget: unlimitedBudget, initialValue: 0 }).valid).toBe(true);
+  });
+
+  it('reads nil as absent by default and as "not recorded" with nilReads unknown', () => {
+    const h = new HistoryBuilder().write(0, 'k', 1).ok(0).read(1, 'k').ok(1, { value: null });
+    expect(check(h).valid).toBe(false);
+    expect(checkLinearizable(h.ops, { budget: unlimitedBudget, nilReads: 'absent' }).valid).toBe(false);
+    const unknown = checkLinearizable(h.ops, { budget: unlimitedBudget, nilReads: 'unknown' });
+    expect(unknown.valid).toBe(true);
+    expect(unknown.keys.linearizable).toEqual(['k']);
+    // Reads of real values still constrain.
+    const stale = new HistoryBuilder().write(0, 'k', 1).ok(0).write(0, 'k', 2).ok(0).read(1, 'k').ok(1, { value: null }).read(1, 'k').ok(1, { value: 1 });
+    expect(checkLinearizable(stale.ops, { budget: unlimitedBudget, nilReads: 'unknown' }).valid).toBe(false);
+  });
+});
+
+describe('checkLinearizable: whom to blame', () => {
+  it('blames the first read of a never-written value to complete, not the first to begin', () => {
+    // Process 2's read of 3 begins first, process 3's read of 4 completes first.
+    const h = new HistoryBuilder().write(0, 'k', 1).ok(0).read(2, 'k').read(3, 'k').ok(3, { value: 4 });
+    const first = h.last;
+    h.ok(2, { value: 3 });
+    const r = check(h);
+    expect(r.valid).toBe(false);
+    expect(r.failures[0]!.op.index).toBe(first);
+    expect(r.anomalies[0]!.explanation).toBe('read of key k returning 4 (op #3, ok) is not linearizable: no operation ever wrote 4.');
+  });
+
+  it('blames an earlier-completing stale read over a later read of a never-written value', () => {
+    // Value 1 is overwritten by 2; a stale read of 1 completes before the read of 9 does.
+    const h = new HistoryBuilder().write(0, 'k', 1).ok(0).write(0, 'k', 2).ok(0).read(2, 'k').read(1, 'k').ok(1, { value: 1 });
+    const stale = h.last;
+    h.ok(2, { value: 9 });
+    const r = check(h);
+    expect(r.valid).toBe(false);
+    expect(r.failures[0]!.op.index).toBe(stale);
+    expect(r.anomalies[0]!.explanation).toMatch(/^read of key k returning 1 \(op #5, ok\) is not linearizable: 1 was written only by write of 1/);
+    expect(indexes(r.failures[0]!.prefix)).toEqual([1, 3]);
+  });
+
+  it('says what the longest prefix counts and quotes ops with the given labeler', () => {
+    // Four indeterminate writes (1, 1, 2, 2), then reads 1, 2, 1, 2, 1: the last needs a third write of 1.
+    const h = new HistoryBuilder().write(0, 'k', 1).write(1, 'k', 1).write(2, 'k', 2).write(3, 'k', 2).info(0).info(1).info(2).info(3);
+    for (const v of [1, 2, 1, 2, 1]) h.read(4, 'k').ok(4, { value: v });
+    const r = checkLinearizable(h.ops, { budget: unlimitedBudget, label: (c) => `entry ${c.start + 100}, ${c.outcome}` });
+    expect(r.valid).toBe(false);
+    expect(r.failures[0]!.op.index).toBe(h.last);
+    expect(r.anomalies[0]!.explanation).toMatch(
+      /^read of key k returning 1 \(entry 116, ok\) is not linearizable: no order of the operations concurrent with it allows it; the longest linearizable prefix \(8 operations on key k, each counted once, not per history entry\) leaves the register at 2, set by write of 2 to key k \(entry 10[23], info\)\.$/,
+    );
+  });
+});

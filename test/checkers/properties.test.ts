@@ -4,7 +4,8 @@ import { checkRegister } from '../../checkers/index.js';
 import { checkLinearizable } from '../../checkers/linearizable.js';
 import type { Budget } from '../../checkers/result.js';
 import { checkStaleReads } from '../../checkers/stale-read.js';
-import { inject, injectionArb, scenarioArb, simulate, toHistory } from './register-sim.js';
+import { inject, simulate, toHistory } from '../../checkers/sim/register-sim.js';
+import { injectionArb, scenarioArb } from './register-arbs.js';
 import type { RegisterOp } from '../../harness/history.js';
 
 const seconds = (s: number): Budget => {

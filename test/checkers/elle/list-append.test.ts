@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { checkListAppend } from '../../../checkers/elle/index.js';
 import { unlimitedBudget } from '../../../checkers/result.js';
 import type { Op } from '../../../harness/history.js';
-import { APPEND_ANOMALIES, simulate, splice } from './sim.js';
+import { simulate } from '../../../checkers/sim/elle-sim.js';
+import { APPEND_ANOMALIES, splice } from './anomalies.js';
 
 const check = (h: readonly Op[]) => checkListAppend(h, { budget: unlimitedBudget });
 

@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { checkRwRegister } from '../../../checkers/elle/index.js';
 import { unlimitedBudget } from '../../../checkers/result.js';
 import type { Op } from '../../../harness/history.js';
-import { simulate, splice, WR_ANOMALIES } from './sim.js';
+import { simulate } from '../../../checkers/sim/elle-sim.js';
+import { splice, WR_ANOMALIES } from './anomalies.js';
 
 const check = (h: readonly Op[]) => checkRwRegister(h, { budget: unlimitedBudget });
 

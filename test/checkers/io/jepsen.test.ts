@@ -6,7 +6,7 @@ import { checkForeignHistory, guessChecker, readForeignHistory } from '../../../
 import { HistoryFormatError, readJepsenHistory, writeJepsenHistory } from '../../../checkers/io/jepsen.js';
 import { unlimitedBudget } from '../../../checkers/result.js';
 import type { Op } from '../../../harness/history.js';
-import { simulate } from '../elle/sim.js';
+import { simulate } from '../../../checkers/sim/elle-sim.js';
 
 const fixture = (name: string) => readFileSync(join(fileURLToPath(new URL('.', import.meta.url)), 'fixtures', name), 'utf8');
 const verdict = (name: string, format: 'jepsen-edn' | 'porcupine', checker?: 'linearizable' | 'append' | 'wr') => {

@@ -1,6 +1,7 @@
-// Simulated register histories for the checker tests. Processes invoke ops at
-// chosen times; each op that takes effect gets a linearization point inside its
-// interval (indeterminate ops: anywhere after their invocation, even past their
+// Simulated register histories, for the checkers' tests and for
+// `faultline bench-checkers`. Processes invoke ops at chosen times; each op
+// that takes effect gets a linearization point inside its interval
+// (indeterminate ops: anywhere after their invocation, even past their
 // completion), and effects are applied to a sequential model in point order,
 // so every result is correct by construction. Revisions are assigned the way
 // etcd does: one per applied write, reads see the store revision.
@@ -8,7 +9,7 @@
 // Injectors then add one anomaly in a pause carved into the timeline, built so
 // no linearization can explain it.
 
-import fc from 'fast-check';
+import { seededRandom } from '../../etcd/util/prng.js';
 import type { RegisterOp, RegisterValue } from '../../harness/history.js';
 
 export type SpecOutcome = 'ok' | 'info-applied' | 'info-lost';
@@ -51,35 +52,6 @@ export interface SimConfig {
   keys: number;
   /** Percent of the timeline to keep; ops running at the cut never complete. 100 keeps everything. */
   cutPercent: number;
-}
-
-export function opSpecArb(cfg: { processes: number; keys: number }): fc.Arbitrary<OpSpec> {
-  return fc.record({
-    proc: fc.nat({ max: cfg.processes - 1 }),
-    key: fc.nat({ max: cfg.keys - 1 }),
-    f: fc.constantFrom<'read' | 'write' | 'cas'>('read', 'write', 'cas'),
-    gap: fc.nat({ max: 4 }),
-    dur: fc.integer({ min: 1, max: 8 }),
-    lp: fc.nat({ max: 97 }),
-    outcome: fc.oneof(
-      { weight: 16, arbitrary: fc.constant<SpecOutcome>('ok') },
-      { weight: 1, arbitrary: fc.constant<SpecOutcome>('info-applied') },
-      { weight: 1, arbitrary: fc.constant<SpecOutcome>('info-lost') },
-    ),
-    casHit: fc.oneof({ weight: 3, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
-  });
-}
-
-export interface Scenario {
-  specs: OpSpec[];
-  cutPercent: number;
-}
-
-export function scenarioArb(cfg: { processes: number; keys: number; maxOps: number }): fc.Arbitrary<Scenario> {
-  return fc.record({
-    specs: fc.array(opSpecArb(cfg), { minLength: 1, maxLength: cfg.maxOps, size: 'max' }),
-    cutPercent: fc.oneof(fc.constant(100), fc.integer({ min: 50, max: 100 })),
-  });
 }
 
 const keyName = (k: number): string => `k${k}`;
@@ -223,15 +195,6 @@ export interface InjectionChoice {
   pick: number;
 }
 
-export function injectionArb(keys: number): fc.Arbitrary<InjectionChoice> {
-  return fc.record({
-    kind: fc.constantFrom<InjectionKind>('stale-read', 'lost-write', 'duplicated-write'),
-    at: fc.double({ min: 0, max: 1, noNaN: true }),
-    key: fc.nat({ max: keys - 1 }),
-    pick: fc.nat({ max: 1000 }),
-  });
-}
-
 const GAP = 100;
 
 /** Pauses the world after time T and injects one anomaly into the pause. */
@@ -321,4 +284,91 @@ export function inject(base: readonly SimOp[], choice: InjectionChoice): Injecti
       return { ops, blamed };
     }
   }
+}
+
+// ---- Large histories ------------------------------------------------------
+
+/**
+ * A long history of reads, writes and cas over `keys` registers, drawn from
+ * `seed`: `ops` operations on `processes` workers, `infoPercent` of them
+ * indeterminate (half applied, half lost). With `anomaly`, one is injected
+ * on key k0.
+ */
+export function benchHistory(
+  ops: number,
+  keys: number,
+  processes: number,
+  infoPercent: number,
+  anomaly?: InjectionKind,
+  seed = 1,
+): RegisterOp[] {
+  const rnd = seededRandom(seed);
+  const pick = (n: number): number => Math.floor(rnd() * n);
+  const fs = ['read', 'read', 'write', 'cas'] as const;
+  const specs: OpSpec[] = [];
+  for (let i = 0; i < ops; i++) {
+    const info = rnd() * 100 < infoPercent;
+    specs.push({
+      proc: pick(processes),
+      key: pick(keys),
+      f: fs[pick(fs.length)]!,
+      gap: pick(5),
+      dur: 1 + pick(8),
+      lp: pick(98),
+      outcome: info ? (rnd() < 0.5 ? 'info-applied' : 'info-lost') : 'ok',
+      casHit: rnd() < 0.75,
+    });
+  }
+  const simulated = simulate(specs, { processes, keys, cutPercent: 100 });
+  return toHistory(anomaly === undefined ? simulated : inject(simulated, { kind: anomaly, at: 0.6, key: 0, pick: 3 }).ops);
+}
+
+/**
+ * A history built to make the linearizability search explode. On each key,
+ * `writers` writes of distinct values all run at once (every third one
+ * indeterminate) alongside `readers` reads that each see one of those values;
+ * then one process reads a, b and a again, where a is written only once. No
+ * order explains that, but proving it means trying the concurrent writes in
+ * ever more orders: the work doubles with each writer, so from about 30
+ * writers a search ends only at its budget. Keys are independent and checked
+ * one after another.
+ */
+export function pathologicalHistory(opts: { keys: number; writers: number; readers: number; seed: number }): RegisterOp[] {
+  const rnd = seededRandom(opts.seed);
+  const shuffle = <T>(xs: T[]): T[] => {
+    for (let i = xs.length - 1; i > 0; i--) {
+      const j = Math.floor(rnd() * (i + 1));
+      [xs[i], xs[j]] = [xs[j]!, xs[i]!];
+    }
+    return xs;
+  };
+  const history: RegisterOp[] = [];
+  const event = (e: Omit<RegisterOp, 'index' | 'time'>): void => {
+    history.push({ ...e, index: history.length, time: history.length * 1000 });
+  };
+  const { writers, readers } = opts;
+  if (writers < 2) throw new RangeError('pathologicalHistory needs at least 2 writers per key');
+  let nextProcess = 0;
+  for (let k = 0; k < opts.keys; k++) {
+    const key = `p${k}`;
+    const base = nextProcess;
+    nextProcess += writers + readers + 1;
+    const values = shuffle(Array.from({ length: writers }, (_, i) => k * 1_000_000 + i + 1));
+    const indeterminate = (i: number): boolean => i % 3 === 0;
+    const seen = Array.from({ length: readers }, () => values[Math.floor(rnd() * writers)]!);
+    for (let i = 0; i < writers; i++) event({ type: 'invoke', process: base + i, f: 'write', value: { key, value: values[i]! } });
+    for (let r = 0; r < readers; r++) event({ type: 'invoke', process: base + writers + r, f: 'read', value: { key, value: null } });
+    for (const i of shuffle(Array.from({ length: writers + readers }, (_, i) => i))) {
+      if (i >= writers) event({ type: 'ok', process: base + i, f: 'read', value: { key, value: seen[i - writers]! } });
+      else if (indeterminate(i)) event({ type: 'info', process: base + i, f: 'write', value: { key, value: values[i]! }, error: 'timeout' });
+      else event({ type: 'ok', process: base + i, f: 'write', value: { key, value: values[i]! } });
+    }
+    // values[0] is indeterminate and values[1] acknowledged (writers >= 2).
+    const reader = base + writers + readers;
+    for (const v of [values[1]!, values[0]!, values[1]!]) {
+      event({ type: 'invoke', process: reader, f: 'read', value: { key, value: null } });
+      event({ type: 'ok', process: reader, f: 'read', value: { key, value: v } });
+    }
+  }
+  return history;
 }
