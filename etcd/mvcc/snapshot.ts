@@ -42,7 +42,11 @@ class Writer {
   private buf = Buffer.allocUnsafe(4096);
   private pos = 0;
 
-  constructor(private readonly sink?: (chunk: Buffer) => void) {}
+  /** owned: after a flush, write into a new buffer instead of reusing the flushed one (the sink keeps chunks). */
+  constructor(
+    private readonly sink?: (chunk: Buffer) => void,
+    private readonly owned = false,
+  ) {}
 
   private ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return;
@@ -56,7 +60,10 @@ class Writer {
   }
 
   private flush(): void {
-    if (this.pos > 0) this.sink!(this.buf.subarray(0, this.pos));
+    if (this.pos > 0) {
+      this.sink!(this.buf.subarray(0, this.pos));
+      if (this.owned) this.buf = Buffer.allocUnsafe(this.buf.length);
+    }
     this.pos = 0;
   }
 
@@ -168,12 +175,12 @@ function runToEnd(g: Generator<void, void, void>): void {
 function chunkedEncoding(plan: SnapshotPlan): { steps: Generator<void, void, void>; finish: () => Buffer } {
   const chunks: Buffer[] = [];
   const crc = new Crc32c();
-  // Chunks handed to the sink may be views of the writer's reusable buffer: copy them.
+  // The writer starts a fresh buffer after each flush (owned chunks), so
+  // chunks are kept as they are: the image is copied once, when joined.
   const w = new Writer((chunk) => {
-    const own = Buffer.from(chunk);
-    crc.update(own);
-    chunks.push(own);
-  });
+    crc.update(chunk);
+    chunks.push(chunk);
+  }, true);
   const steps = writeBody(plan, w);
   return {
     steps,

@@ -30,13 +30,19 @@ export async function writeAll(fh: FileHandle, buf: Uint8Array, position: number
  * Returns the open handle when `keepOpen` (positioned writes continue to work
  * on the renamed file).
  */
-export async function createDurably(dir: string, name: string, data: Uint8Array, keepOpen: true): Promise<FileHandle>;
-export async function createDurably(dir: string, name: string, data: Uint8Array, keepOpen?: false): Promise<undefined>;
-export async function createDurably(dir: string, name: string, data: Uint8Array, keepOpen = false): Promise<FileHandle | undefined> {
+type FileContent = Uint8Array | readonly Uint8Array[];
+
+export async function createDurably(dir: string, name: string, data: FileContent, keepOpen: true): Promise<FileHandle>;
+export async function createDurably(dir: string, name: string, data: FileContent, keepOpen?: false): Promise<undefined>;
+export async function createDurably(dir: string, name: string, data: FileContent, keepOpen = false): Promise<FileHandle | undefined> {
   const tmp = path.join(dir, `${name}.tmp`);
   const fh = await open(tmp, 'w+');
   try {
-    await writeAll(fh, data, 0);
+    let at = 0;
+    for (const part of data instanceof Uint8Array ? [data] : data) {
+      await writeAll(fh, part, at);
+      at += part.length;
+    }
     await fh.sync();
     await rename(tmp, path.join(dir, name));
     await fsyncDir(dir);

@@ -54,18 +54,22 @@ export function parseSnapshotFileName(name: string): SnapshotFile | undefined {
 }
 
 export function encodeSnapshotFile(meta: SnapshotMeta, data: Uint8Array): Buffer {
+  return Buffer.concat(encodeSnapshotFileParts(meta, data));
+}
+
+/** The file as [header, data]: written part by part, a large image is never copied into a second buffer. */
+export function encodeSnapshotFileParts(meta: SnapshotMeta, data: Uint8Array): [Buffer, Uint8Array] {
   const metaBytes = encodeSnapshotMeta(meta);
-  const buf = Buffer.allocUnsafe(16 + metaBytes.length + 8 + data.length);
-  MAGIC.copy(buf, 0);
-  buf.writeUInt32LE(metaBytes.length, 12);
-  metaBytes.copy(buf, 16);
-  let o = 16 + metaBytes.length;
-  buf.writeUInt32LE(data.length % TWO_32, o);
-  buf.writeUInt32LE(Math.floor(data.length / TWO_32), o + 4);
-  o += 8;
-  buf.set(data, o);
-  buf.writeUInt32LE(crc32c(buf, 0, 12), 8);
-  return buf;
+  const head = Buffer.allocUnsafe(16 + metaBytes.length + 8);
+  MAGIC.copy(head, 0);
+  head.writeUInt32LE(metaBytes.length, 12);
+  metaBytes.copy(head, 16);
+  const o = 16 + metaBytes.length;
+  head.writeUInt32LE(data.length % TWO_32, o);
+  head.writeUInt32LE(Math.floor(data.length / TWO_32), o + 4);
+  // The checksum covers everything after itself: the rest of the header, then the data.
+  head.writeUInt32LE(crc32c(data, crc32c(head, 0, 12)), 8);
+  return [head, data];
 }
 
 /** Verifies and decodes a snapshot file; throws a plain Error describing what is wrong. */
@@ -97,7 +101,7 @@ export class SnapshotStore {
 
   /** Writes a snapshot durably. Resolves once it survives power loss. */
   async save(meta: SnapshotMeta, data: Uint8Array): Promise<void> {
-    await createDurably(this.dir, snapshotFileName(meta.term, meta.index), encodeSnapshotFile(meta, data));
+    await createDurably(this.dir, snapshotFileName(meta.term, meta.index), encodeSnapshotFileParts(meta, data));
   }
 
   /** Snapshot files, oldest first (by index, then term). */
