@@ -4,10 +4,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseAnalyzeArgs, UsageError } from '../../harness/cli/args.js';
-import { main } from '../../harness/cli/main.js';
+import { runCli } from '../support/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'fl-analyze-foreign-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -20,11 +19,8 @@ function file(text: string): string {
 }
 
 async function analyze(argv: string[]) {
-  const out = new PassThrough();
-  let text = '';
-  out.on('data', (d: Buffer) => (text += d.toString()));
-  const code = await main(['analyze', ...argv], { out: out as unknown as NodeJS.WriteStream, err: out as unknown as NodeJS.WriteStream, installHooks: false });
-  return { code, text };
+  const r = await runCli(['analyze', ...argv], { mergeErr: true });
+  return { code: r.code, text: r.out };
 }
 
 const READ_ZERO = `; a read of 0 with no write: fine for a register that starts at 0

@@ -1,9 +1,8 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { main } from '../../harness/cli/main.js';
+import { runCli } from '../support/cli.js';
 import type { Op } from '../../harness/history.js';
 
 const dirs: string[] = [];
@@ -22,11 +21,8 @@ function storedRun(ops: Omit<Op, 'index'>[]): { store: string; dir: string } {
 }
 
 async function analyze(argv: string[]) {
-  const out = new PassThrough();
-  let text = '';
-  out.on('data', (d: Buffer) => (text += d.toString()));
-  const code = await main(['analyze', ...argv], { out: out as unknown as NodeJS.WriteStream, err: out as unknown as NodeJS.WriteStream, installHooks: false });
-  return { code, text };
+  const r = await runCli(['analyze', ...argv], { mergeErr: true });
+  return { code: r.code, text: r.out };
 }
 
 const w = (p: number, v: number, t: number, type: Op['type'] = 'ok'): Omit<Op, 'index'> => ({ type, process: p, f: 'write', value: { key: 'r0', value: v }, time: t, member: 'n1', ...(type === 'ok' ? { revision: v + 1, memberId: 'a' } : {}) });

@@ -1,20 +1,9 @@
-import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { BenchCheckersReport } from '../../../harness/bench-checkers/bench.js';
 import { gcFunction, RssSampler } from '../../../harness/bench-checkers/memory.js';
-import { main } from '../../../harness/cli/main.js';
+import { runCli } from '../../support/cli.js';
 
-async function run(argv: string[]) {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let outText = '';
-  let errText = '';
-  out.on('data', (d: Buffer) => (outText += d.toString()));
-  err.on('data', (d: Buffer) => (errText += d.toString()));
-  const code = await main(argv, { out: out as unknown as NodeJS.WriteStream, err: err as unknown as NodeJS.WriteStream, installHooks: false });
-  await new Promise((r) => setImmediate(r));
-  return { code, out: outText, err: errText };
-}
+const run = (argv: string[]) => runCli(argv);
 
 // Small histories and a short budget: these check what is printed, never how fast.
 const SMALL = ['--txns', '2000', '--ops', '2000', '--budget', '0.2'];

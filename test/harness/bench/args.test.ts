@@ -1,19 +1,8 @@
-import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { parseBenchArgs } from '../../../harness/bench/args.js';
-import { main } from '../../../harness/cli/main.js';
+import { runCli } from '../../support/cli.js';
 
-async function run(argv: string[]) {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let outText = '';
-  let errText = '';
-  out.on('data', (d: Buffer) => (outText += d.toString()));
-  err.on('data', (d: Buffer) => (errText += d.toString()));
-  const code = await main(argv, { out: out as unknown as NodeJS.WriteStream, err: err as unknown as NodeJS.WriteStream, installHooks: false });
-  await new Promise((r) => setImmediate(r));
-  return { code, out: outText, err: errText };
-}
+const run = (argv: string[]) => runCli(argv);
 
 describe('faultline bench argument errors exit 3 with a clear message', () => {
   const cases: [string[], RegExp][] = [
