@@ -22,15 +22,22 @@ export function which(cmd: string): string | undefined {
 }
 
 /** A free port below the ephemeral range (32768+), so it cannot collide with outgoing connections. */
+/** Ports already handed out in this process: a probe releases its port, so without this two calls could agree. */
+const handedOut = new Set<number>();
+
 export async function freePort(): Promise<number> {
   for (let attempt = 0; attempt < 200; attempt++) {
     const port = 20000 + Math.floor(Math.random() * 12000);
+    if (handedOut.has(port)) continue;
     const ok = await new Promise<boolean>((res) => {
       const s = createServer();
       s.once('error', () => res(false));
       s.listen(port, '127.0.0.1', () => s.close(() => res(true)));
     });
-    if (ok) return port;
+    if (ok) {
+      handedOut.add(port);
+      return port;
+    }
   }
   throw new Error('no free port found');
 }
