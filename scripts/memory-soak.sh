@@ -3,17 +3,18 @@
 # of faultline-etcd, then 3 of real etcd, same flags and ports, each driven by
 # `faultline bench` for DURATION seconds; prints every member's RSS once a
 # minute. Flat means the line stops growing once compaction keeps up.
-# Usage: scripts/memory-soak.sh [duration-s] [rate]   (needs etcd on PATH)
+# Usage: scripts/memory-soak.sh [duration-s] [rate] [servers]   (servers: "ours etcd" by default; etcd needs etcd on PATH)
 set -u
 duration=${1:-600}
 rate=${2:-1000}
+servers=${3:-ours etcd}
 root=$(cd "$(dirname "$0")/.." && pwd)
 ic="m1=http://127.0.0.1:25811,m2=http://127.0.0.1:25812,m3=http://127.0.0.1:25813"
 eps="http://127.0.0.1:25781,http://127.0.0.1:25782,http://127.0.0.1:25783"
 pids=()
 cleanup() { [ ${#pids[@]} -gt 0 ] && kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; }
 trap 'cleanup; exit 130' INT TERM
-for kind in ours etcd; do
+for kind in $servers; do
   d=$(mktemp -d "/tmp/fl-soak-$kind-XXXX")
   pids=()
   for i in 1 2 3; do

@@ -171,8 +171,8 @@ function runToEnd(g: Generator<void, void, void>): void {
   for (let r = g.next(); !r.done; r = g.next());
 }
 
-/** Collects a sliced encoding as chunks with a running checksum, then joins them once. */
-function chunkedEncoding(plan: SnapshotPlan): { steps: Generator<void, void, void>; finish: () => Buffer } {
+/** Collects a sliced encoding as chunks with a running checksum; finish() returns them, checksum last. */
+function chunkedEncoding(plan: SnapshotPlan): { steps: Generator<void, void, void>; finish: () => Buffer[] } {
   const chunks: Buffer[] = [];
   const crc = new Crc32c();
   // The writer starts a fresh buffer after each flush (owned chunks), so
@@ -189,7 +189,7 @@ function chunkedEncoding(plan: SnapshotPlan): { steps: Generator<void, void, voi
       const tail = Buffer.allocUnsafe(4);
       tail.writeUInt32BE(crc.digest(), 0);
       chunks.push(tail);
-      return Buffer.concat(chunks);
+      return chunks;
     },
   };
 }
@@ -197,15 +197,17 @@ function chunkedEncoding(plan: SnapshotPlan): { steps: Generator<void, void, voi
 export function encodeSnapshot(state: StoreState): Buffer {
   const { steps, finish } = chunkedEncoding(planSnapshot(state));
   runToEnd(steps);
-  return finish();
+  return Buffer.concat(finish());
 }
 
 /**
  * encodeSnapshot of a plan taken earlier, in slices with `pause()` awaited
  * between them, so a large store is written out without stalling the event
  * loop (heartbeats, elections and requests keep being served meanwhile).
+ * Returns the encoding as chunks (their concatenation is the snapshot), so
+ * a large image need not exist in one piece.
  */
-export async function encodeSnapshotInSlices(plan: SnapshotPlan, pause: () => Promise<void>): Promise<Buffer> {
+export async function encodeSnapshotInSlices(plan: SnapshotPlan, pause: () => Promise<void>): Promise<Buffer[]> {
   const { steps, finish } = chunkedEncoding(plan);
   for (let r = steps.next(); !r.done; r = steps.next()) await pause();
   return finish();

@@ -446,10 +446,10 @@ export class MvccStore implements ReadView {
 
   /**
    * serialize() of the store as it is now, encoded in slices with `pause()`
-   * between them; writes and compactions may go on meanwhile without
-   * changing the result.
+   * between them, as chunks whose concatenation is serialize()'s result;
+   * writes and compactions may go on meanwhile without changing it.
    */
-  serializeInSlices(pause: () => Promise<void>): Promise<Buffer> {
+  serializeInSlices(pause: () => Promise<void>): Promise<Buffer[]> {
     this.assertNoWrite('serialize');
     return encodeSnapshotInSlices(planSnapshot(this.state), pause);
   }

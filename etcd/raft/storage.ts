@@ -60,6 +60,15 @@ export class MemoryStorage implements RaftStorage {
   private dummyIndex = 0;
   private dummyTerm = 0;
   private ents: Entry[] = [];
+  /**
+   * Whether snap.data holds the image. A server may release it once the
+   * image is in a file (it can be hundreds of MB) and hand it back when a
+   * follower needs it; meanwhile snapshot() is temporarily unavailable, as
+   * etcd-io/raft allows, and the leader retries later.
+   */
+  private snapDataHeld = true;
+  /** Called when snapshot() is asked for an image that was released. */
+  onSnapshotWanted: ((s: { index: number; term: number }) => void) | undefined;
 
   initialState(): InitialState {
     return { hardState: { ...this.hard }, confState: cloneConfState(this.snap.confState) };
@@ -101,13 +110,32 @@ export class MemoryStorage implements RaftStorage {
   }
 
   snapshot(): Snapshot {
+    if (!this.snapDataHeld) {
+      this.onSnapshotWanted?.({ index: this.snap.index, term: this.snap.term });
+      throw new StorageError('ErrSnapshotTemporarilyUnavailable', `snapshot ${this.snap.index} is being loaded`);
+    }
     return this.snap;
+  }
+
+  /** Drops the image of snapshot `index` from memory (it is kept elsewhere, e.g. in a file). */
+  releaseSnapshotData(index: number): void {
+    if (this.snap.index !== index || this.snap.index === 0) return;
+    this.snap = { ...this.snap, data: new Uint8Array() };
+    this.snapDataHeld = false;
+  }
+
+  /** Gives back the image of snapshot `index` after releaseSnapshotData; ignored if a newer snapshot replaced it. */
+  restoreSnapshotData(index: number, data: Uint8Array): void {
+    if (this.snap.index !== index || this.snapDataHeld) return;
+    this.snap = { ...this.snap, data };
+    this.snapDataHeld = true;
   }
 
   /** Replaces the whole log with an incoming snapshot (after the caller persisted it). */
   applySnapshot(s: Snapshot): void {
     if (s.index <= this.snap.index) throw new StorageError('ErrSnapOutOfDate', `snapshot ${s.index} <= ${this.snap.index}`);
     this.snap = cloneSnapshot(s);
+    this.snapDataHeld = true;
     this.dummyIndex = s.index;
     this.dummyTerm = s.term;
     this.ents = [];
@@ -123,6 +151,7 @@ export class MemoryStorage implements RaftStorage {
     assert(i <= this.lastIndex(), () => `createSnapshot(${i}) beyond last index ${this.lastIndex()}`);
     assert(i <= this.hard.commit, () => `createSnapshot(${i}) beyond commit ${this.hard.commit}`);
     this.snap = { index: i, term: this.term(i), confState: cloneConfState(confState), data };
+    this.snapDataHeld = true;
     return this.snap;
   }
 

@@ -239,16 +239,18 @@ export class Applier {
   }
 
   /**
-   * serialize() of the state as it is now, with the MVCC store (nearly all
-   * of the bytes) encoded in slices with `pause()` between them: everything
-   * else is small and captured at once, so later applies do not leak in.
+   * serialize() of the state as it is now, as chunks whose concatenation is
+   * serialize()'s result, with the MVCC store (nearly all of the bytes)
+   * encoded in slices with `pause()` between them: everything else is small
+   * and captured at once, so later applies do not leak in.
    */
-  async serializeInSlices(pause: () => Promise<void>): Promise<Buffer> {
+  async serializeInSlices(pause: () => Promise<void>): Promise<Buffer[]> {
     const head = new BinaryWriter().uvarint(IMAGE_VERSION).uvarint(this.appliedIndex).uvarint(this.appliedTerm);
     const rest = this.serializeRest();
     const store = await this.store.serializeInSlices(pause);
-    head.uvarint(store.length);
-    return Buffer.concat([IMAGE_MAGIC, head.finish(), store, rest]);
+    head.uvarint(store.reduce((n, c) => n + c.length, 0));
+    // Chunks, not one buffer: the image goes to a file part by part and is never held whole.
+    return [IMAGE_MAGIC, head.finish(), ...store, rest];
   }
 
   /** Everything in the image after the store. */

@@ -61,8 +61,10 @@ export interface RaftWal {
 }
 
 export interface SnapshotSink {
-  save(meta: SnapshotMeta, data: Uint8Array): Promise<void>;
+  save(meta: SnapshotMeta, data: Uint8Array | readonly Uint8Array[]): Promise<void>;
   purge(keep: number): Promise<string[]>;
+  /** Reads back a saved snapshot (its image is not kept in memory between sends). */
+  load(file: { term: number; index: number }): Promise<{ meta: SnapshotMeta; data: Uint8Array }>;
 }
 
 export interface RaftLogOptions {
@@ -155,6 +157,32 @@ export class RaftLog implements ReplicatedLog {
     this.recoveredApplied = base;
     this.recoveredCommit = this.storage.hardState().commit;
     this.appliedIndex = base;
+    // Snapshot images live in their files; the storage holds one only while
+    // a follower needs it (see loadSnapshotData).
+    this.storage.onSnapshotWanted = (want) => this.loadSnapshotData(want);
+    if (snap) this.storage.releaseSnapshotData(snap.index);
+  }
+
+  private snapshotLoading: number | undefined;
+
+  /** Reads a released snapshot image back from its file for a follower that needs it; the leader retries the send. */
+  private loadSnapshotData(want: { index: number; term: number }): void {
+    if (this.snapshotLoading === want.index || this.stopped) return;
+    this.snapshotLoading = want.index;
+    this.opts.snapshots
+      .load(want)
+      .then(
+        ({ data }) => {
+          this.storage.restoreSnapshotData(want.index, data);
+          this.kick();
+        },
+        (err: unknown) => {
+          if (!this.stopped) this.opts.logger.warn('failed to load snapshot for a follower', { 'snapshot-index': want.index, error: err });
+        },
+      )
+      .finally(() => {
+        if (this.snapshotLoading === want.index) this.snapshotLoading = undefined;
+      });
   }
 
   /** The first Ready loop pass replays entries the WAL holds as committed; resolves once they are applied. */
@@ -357,6 +385,11 @@ export class RaftLog implements ReplicatedLog {
 
   // ---------------------------------------------------------------- snapshots
 
+  /** Term of log entry `index` (still in the Raft storage). */
+  termOf(index: number): number {
+    return this.storage.term(index);
+  }
+
   /** The voters and learners as of the last applied configuration change. */
   confState(): ConfState {
     const node = this.node;
@@ -369,11 +402,13 @@ export class RaftLog implements ReplicatedLog {
    * the apply path) and discards log entries older than the catch-up window.
    * Returns the snapshot's metadata for the caller to persist.
    */
-  createSnapshot(index: number, data: Uint8Array, confState?: ConfState): SnapshotMeta {
+  createSnapshot(index: number, data: Uint8Array | undefined, confState?: ConfState): SnapshotMeta {
     const node = this.node;
     if (!node) throw new Error('raft log not started');
     const cs = confState ?? node.status().confState;
-    const snap = this.storage.createSnapshot(index, cs, data);
+    const snap = this.storage.createSnapshot(index, cs, data ?? new Uint8Array());
+    // No image given: it is already in the snapshot file, and is read back when a follower needs it.
+    if (data === undefined) this.storage.releaseSnapshotData(index);
     const keep = this.opts.catchUpEntries ?? DEFAULT_CATCH_UP_ENTRIES;
     const compactTo = index - keep;
     if (compactTo >= this.storage.firstIndex()) this.storage.compact(compactTo);
@@ -462,11 +497,16 @@ export class RaftLog implements ReplicatedLog {
     if (rd.entries.length > 0) this.storage.append(rd.entries);
     if (rd.hardState) this.storage.setHardState(rd.hardState);
     if (late.length > 0) transport.send(late);
+    // The transport encoded any snapshot message as it was handed over: the image can leave memory again.
+    const sentSnap = rd.messages.find((m) => m.type === 'snap');
+    if (sentSnap && sentSnap.type === 'snap') this.storage.releaseSnapshotData(sentSnap.snapshot.index);
 
     if (rd.snapshot) {
       this.opts.logger.info('applying snapshot from leader', { 'snapshot-index': rd.snapshot.index, 'snapshot-term': rd.snapshot.term });
       this.opts.onSnapshotInstalled(rd.snapshot);
       this.appliedIndex = Math.max(this.appliedIndex, rd.snapshot.index);
+      // Saved to its file above: load it back only if this member must send it on.
+      this.storage.releaseSnapshotData(rd.snapshot.index);
     }
     if (!applied && rd.committedEntries.length > 0) this.applyCommitted(rd.committedEntries);
     for (const rs of rd.readStates) this.resolveRead(Buffer.from(rs.ctx).toString('hex'), rs.index);

@@ -712,28 +712,25 @@ export class EtcdServer implements EtcdBackend {
     // Readies; the image is then encoded in slices (a large store takes
     // seconds, which in one piece would stall heartbeats into elections).
     const index = this.applier.appliedIndex;
-    const confState = this.replicated.confState();
     this.snapshotIndex = index;
-    let meta: SnapshotMeta;
-    let image: Buffer;
     try {
-      image = await this.applier.serializeInSlices(() => new Promise<void>((resolve) => setImmediate(resolve)));
+      const meta: SnapshotMeta = { index, term: this.replicated.termOf(index), confState: this.replicated.confState() };
+      const image = await this.applier.serializeInSlices(() => new Promise<void>((resolve) => setImmediate(resolve)));
       if (this.stopped) return;
-      meta = this.replicated.createSnapshot(index, image, confState);
-    } catch (err) {
-      if (!this.stopped) this.log.warn('failed to take snapshot', { 'snapshot-index': index, error: err });
-      return;
-    }
-    try {
+      // File first, then the WAL marker, then the Raft storage: the log is
+      // compacted only once the snapshot that replaces it is durable, and the
+      // image (chunks, never joined) is not kept in memory afterwards.
       await this.snapshots.save(meta, image);
       this.wal.saveSnapshot(meta);
       await this.wal.sync();
+      if (this.stopped) return;
+      this.replicated.createSnapshot(index, undefined, meta.confState);
       await this.wal.releaseTo(meta.index);
       await this.snapshots.purge(MAX_SNAPSHOT_FILES);
       this.mSnapshots.inc();
-      this.log.info('saved snapshot', { 'snapshot-index': meta.index, 'snapshot-size-bytes': image.length });
+      this.log.info('saved snapshot', { 'snapshot-index': meta.index, 'snapshot-size-bytes': image.reduce((n, c) => n + c.length, 0) });
     } catch (err) {
-      if (!this.stopped) this.log.warn('failed to save snapshot', { 'snapshot-index': meta.index, error: err });
+      if (!this.stopped) this.log.warn('failed to save snapshot', { 'snapshot-index': index, error: err });
     }
   }
 

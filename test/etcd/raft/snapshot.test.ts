@@ -101,3 +101,27 @@ describe('snapshots and InstallSnapshot', () => {
     expect(c.node(3).values()).toEqual(c.node(1).values());
   });
 });
+
+describe('MemoryStorage with the snapshot image released', () => {
+  it('is temporarily unavailable, asks for the image once per request, and serves it again once restored', () => {
+    const st = new MemoryStorage();
+    st.append([1, 2, 3].map((index) => ({ term: 1, index, type: 'normal' as const, data: new Uint8Array([index]) })));
+    st.setHardState({ term: 1, vote: '', commit: 3 });
+    st.createSnapshot(2, { voters: ['a'], learners: [] }, new Uint8Array([7, 7]));
+    const wanted: number[] = [];
+    st.onSnapshotWanted = (w) => wanted.push(w.index);
+    st.releaseSnapshotData(2);
+    expect(() => st.snapshot()).toThrow(/ErrSnapshotTemporarilyUnavailable/);
+    expect(wanted).toEqual([2]);
+    // A stale restore (another index) is ignored.
+    st.restoreSnapshotData(1, new Uint8Array([1]));
+    expect(() => st.snapshot()).toThrow(/ErrSnapshotTemporarilyUnavailable/);
+    st.restoreSnapshotData(2, new Uint8Array([7, 7]));
+    expect([...st.snapshot().data]).toEqual([7, 7]);
+    expect(st.snapshot().index).toBe(2);
+    // A newer snapshot replaces a released one and holds its own image.
+    st.releaseSnapshotData(2);
+    st.createSnapshot(3, { voters: ['a'], learners: [] }, new Uint8Array([9]));
+    expect([...st.snapshot().data]).toEqual([9]);
+  });
+});

@@ -86,7 +86,7 @@ async function startNode(net: MemoryNetwork, id: NodeId, wal: FakeWal, seed: num
   const log: RaftLog = new RaftLog({
     id,
     wal,
-    snapshots: { save: async () => {}, purge: async () => [] },
+    snapshots: { save: async () => {}, purge: async () => [], load: async () => Promise.reject(new Error('no snapshots in this test')) },
     recovered,
     bootstrap: bootstrapEntries(),
     transport,
