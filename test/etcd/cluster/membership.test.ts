@@ -1,6 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { EtcdError } from '../../../etcd/errors.js';
-import { b, ctx, putReq, rangeReq } from '../server/helpers.js';
+import { b, ctx, errorOf, putReq, rangeReq } from '../server/helpers.js';
 import { eventually, sleep, TestCluster, type ClusterMember } from './helpers.js';
 
 let cluster: TestCluster | undefined;
@@ -8,16 +7,6 @@ afterEach(async () => {
   await cluster?.destroy();
   cluster = undefined;
 });
-
-async function errorOf(p: Promise<unknown>): Promise<EtcdError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof EtcdError) return err;
-    throw err;
-  }
-  throw new Error('expected an error');
-}
 
 async function count(m: ClusterMember, prefix: string, serializable = false): Promise<number> {
   const end = Buffer.from(prefix);

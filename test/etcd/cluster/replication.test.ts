@@ -1,6 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { EtcdError } from '../../../etcd/errors.js';
-import { b, ctx, putReq, rangeReq } from '../server/helpers.js';
+import { b, ctx, errorOf, putReq, rangeReq } from '../server/helpers.js';
 import { eventually, sleep, TestCluster } from './helpers.js';
 
 let cluster: TestCluster | undefined;
@@ -13,16 +12,6 @@ async function read(c: TestCluster, name: string, key: string, serializable = fa
   const m = c.members.find((x) => x.name === name)!;
   const r = await m.server!.range(rangeReq(key, { serializable }), ctx);
   return r.response.kvs[0]?.value.toString();
-}
-
-async function errorOf(p: Promise<unknown>): Promise<EtcdError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof EtcdError) return err;
-    throw err;
-  }
-  throw new Error('expected an error');
 }
 
 describe('a 3-member cluster in one process', () => {

@@ -1,5 +1,6 @@
 // Request builders with etcd's defaults, for readable unit tests.
 
+import { EtcdError } from '../../../etcd/errors.js';
 import type { Compare, DeleteRangeRequest, KeyValue, PutRequest, RangeRequest, RequestOp, TxnRequest } from '../../../etcd/types.js';
 
 export const b = (s: string): Buffer => Buffer.from(s, 'latin1');
@@ -59,4 +60,15 @@ export function txnReq(t: Partial<TxnRequest>): TxnRequest {
 /** Compact, readable form of a KeyValue. */
 export function show(kv: KeyValue): string {
   return `${kv.key.toString('latin1')}=${kv.value.toString('latin1')}@c${kv.createRevision}m${kv.modRevision}v${kv.version}${kv.lease ? `l${kv.lease}` : ''}`;
+}
+
+/** The message of the EtcdError fn throws, or 'no error'; anything else is rethrown. */
+export function errorOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof EtcdError) return e.message;
+    throw e;
+  }
+  return 'no error';
 }

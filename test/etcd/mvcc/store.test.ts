@@ -1,26 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { EtcdError } from '../../../etcd/errors.js';
 import { MvccStore } from '../../../etcd/mvcc/store.js';
 import { applyDeleteRange, applyPut, applyTxn } from '../../../etcd/mvcc/txn.js';
 import type { EventHistory } from '../../../etcd/mvcc/watch.js';
 import { prefixEnd } from '../../../etcd/types.js';
-import { b, delReq, op, putReq, rangeReq, show, txnReq } from './helpers.js';
+import { b, delReq, errorOf, op, putReq, rangeReq, show, txnReq } from './helpers.js';
 
 const NO_LEASES = { exists: () => false };
 const put = (s: MvccStore, k: string, v: string) => applyPut(s, putReq(k, v), NO_LEASES);
 const del = (s: MvccStore, k: string, end = '') => applyDeleteRange(s, delReq(k, end));
 const get = (s: MvccStore, k: string, end = '', extra = {}) => s.range(rangeReq(k, end, extra));
 const keys = (s: MvccStore, k: string, end = '', extra = {}) => get(s, k, end, extra).kvs.map((kv) => kv.key.toString('latin1'));
-
-function errorOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof EtcdError) return e.message;
-    throw e;
-  }
-  return 'no error';
-}
 
 describe('revisions', () => {
   it('numbers writes like etcd', () => {

@@ -1,22 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { EtcdError } from '../../../etcd/errors.js';
 import { MvccStore } from '../../../etcd/mvcc/store.js';
 import { applyDeleteRange, applyPut, applyRange, applyTxn, DEFAULT_MAX_TXN_OPS } from '../../../etcd/mvcc/txn.js';
 import type { RequestOp, TxnRequest } from '../../../etcd/types.js';
-import { cmp, delReq, op, putReq, rangeReq, show, txnReq } from './helpers.js';
+import { cmp, delReq, errorOf, op, putReq, rangeReq, show, txnReq } from './helpers.js';
 
 const LEASES = { exists: (id: bigint) => id === 7n || id === 8n };
 const OPTS = { maxTxnOps: DEFAULT_MAX_TXN_OPS };
-
-function errorOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof EtcdError) return e.message;
-    throw e;
-  }
-  return 'no error';
-}
 
 function seeded(): MvccStore {
   const s = new MvccStore();

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { defaultConfig, type EtcdConfig } from '../../../etcd/config/flags.js';
+import { EtcdError } from '../../../etcd/errors.js';
 import { silentLogger } from '../../../etcd/server/logger.js';
 import { EtcdServer, type EtcdServerOptions } from '../../../etcd/server/server.js';
 import type { Compare, DeleteRangeRequest, RangeRequest, RequestOp, TxnRequest } from '../../../etcd/types.js';
@@ -58,4 +59,15 @@ export async function until(cond: () => boolean | Promise<boolean>, timeoutMs = 
     if (Date.now() - start > timeoutMs) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 5));
   }
+}
+
+/** The EtcdError a request fails with; anything else (or success) fails the test. */
+export async function errorOf(p: Promise<unknown>): Promise<EtcdError> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof EtcdError) return err;
+    throw err;
+  }
+  throw new Error('expected an EtcdError');
 }

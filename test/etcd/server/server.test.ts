@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EtcdError } from '../../../etcd/errors.js';
 import type { WatchResponseOut } from '../../../etcd/server/backend.js';
 import type { EtcdServer } from '../../../etcd/server/server.js';
-import { ManualClock, b, cmp, ctx, delReq, openServer, putReq, rangeReq, tempDir, txnReq, until } from './helpers.js';
+import { ManualClock, b, cmp, ctx, delReq, errorOf, openServer, putReq, rangeReq, tempDir, txnReq, until } from './helpers.js';
 
 let tmp: ReturnType<typeof tempDir>;
 let server: EtcdServer | undefined;
@@ -17,16 +17,6 @@ afterEach(async () => {
   server = undefined;
   tmp.cleanup();
 });
-
-async function errorOf(p: Promise<unknown>): Promise<EtcdError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof EtcdError) return err;
-    throw err;
-  }
-  throw new Error('expected an EtcdError');
-}
 
 describe('identity', () => {
   it("computes etcd's member and cluster IDs for the default configuration", async () => {
