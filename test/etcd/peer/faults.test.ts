@@ -1,18 +1,9 @@
 import net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FrameDecoder, PEER_PROTOCOL_VERSION, decodeFramePayload, encodeFrame, type Frame } from '../../../etcd/peer/codec.js';
-import { CLUSTER, bigApp, deadPort, heartbeat, idOf, rawServer, sleep, startMember, waitFor, type Member } from './helpers.js';
+import { CLUSTER, bigApp, deadPort, heartbeat, idOf, rawServer, sleep, usePeerFixtures, waitFor } from './helpers.js';
 
-const cleanups: Array<() => Promise<void>> = [];
-async function member(n: number, opts: Parameters<typeof startMember>[1] = {}): Promise<Member> {
-  const m = await startMember(n, opts);
-  cleanups.push(() => m.t.close());
-  return m;
-}
-
-afterEach(async () => {
-  await Promise.all(cleanups.splice(0).map((c) => c()));
-});
+const { member, defer } = usePeerFixtures();
 
 /** A listener that completes the handshake and then never reads again, like a wedged process. */
 async function wedgedPeer() {
@@ -27,14 +18,14 @@ async function wedgedPeer() {
       }
     });
   });
-  cleanups.push(srv.close);
+  defer(srv.close);
   return srv;
 }
 
 /** Dials a member directly and returns the frames it answers with. */
 async function rawDial(port: number, frames: Array<Frame | Buffer>): Promise<{ replies: Frame[]; closed: Promise<void> }> {
   const s = net.connect({ host: '127.0.0.1', port });
-  cleanups.push(async () => {
+  defer(async () => {
     s.destroy();
   });
   const replies: Frame[] = [];
@@ -56,7 +47,7 @@ describe('PeerTransport under faults', () => {
     const a = await member(1, { maxQueueBytes, maxQueueMessages });
     const healthy = await member(2);
     const blackHole = await rawServer((s) => s.pause());
-    cleanups.push(blackHole.close);
+    defer(blackHole.close);
     const wedged = await wedgedPeer();
     const dead = idOf(3);
     const hole = idOf(4);

@@ -2,6 +2,7 @@
 // captured logs and received messages, and polling helpers.
 
 import net from 'node:net';
+import { afterEach } from 'vitest';
 import { PeerTransport, type PeerTransportOptions } from '../../../etcd/peer/index.js';
 import type { Message, NodeId } from '../../../etcd/raft/types.js';
 
@@ -115,4 +116,29 @@ export function liveResources(): Record<string, number> {
   const counts: Record<string, number> = {};
   for (const r of process.getActiveResourcesInfo()) counts[r] = (counts[r] ?? 0) + 1;
   return counts;
+}
+
+/**
+ * For a test file: member() starts a transport and defer() registers any
+ * other cleanup; both run after the test that asked for them (the afterEach
+ * is registered here).
+ */
+export function usePeerFixtures(): {
+  member: (n: number, opts?: Parameters<typeof startMember>[1]) => Promise<Member>;
+  defer: (cleanup: () => Promise<void>) => void;
+} {
+  const cleanups: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    await Promise.all(cleanups.splice(0).map((c) => c()));
+  });
+  return {
+    member: async (n, opts = {}) => {
+      const m = await startMember(n, opts);
+      cleanups.push(() => m.t.close());
+      return m;
+    },
+    defer: (cleanup) => {
+      cleanups.push(cleanup);
+    },
+  };
 }

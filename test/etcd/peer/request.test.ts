@@ -1,19 +1,10 @@
 import net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { EtcdError, Errors, GrpcCode } from '../../../etcd/errors.js';
 import { PeerRequestError } from '../../../etcd/peer/index.js';
-import { deadPort, heartbeat, idOf, mesh, rawServer, startMember, waitFor, type Member } from './helpers.js';
+import { deadPort, heartbeat, idOf, mesh, rawServer, usePeerFixtures, waitFor } from './helpers.js';
 
-const cleanups: Array<() => Promise<void>> = [];
-async function member(n: number, opts: Parameters<typeof startMember>[1] = {}): Promise<Member> {
-  const m = await startMember(n, opts);
-  cleanups.push(() => m.t.close());
-  return m;
-}
-
-afterEach(async () => {
-  await Promise.all(cleanups.splice(0).map((c) => c()));
-});
+const { member, defer } = usePeerFixtures();
 
 const text = (s: string) => new TextEncoder().encode(s);
 const str = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -94,7 +85,7 @@ describe('dial overrides', () => {
       upstream.on('close', () => client.destroy());
       client.pipe(upstream).pipe(client);
     });
-    cleanups.push(proxy.close);
+    defer(proxy.close);
 
     // The advertised URL leads nowhere; only the override can work.
     a.t.addPeer(b.id, [`http://127.0.0.1:${await deadPort()}`]);

@@ -1,19 +1,10 @@
 import net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FrameDecoder, PEER_PROTOCOL_VERSION, decodeFramePayload, encodeFrame } from '../../../etcd/peer/codec.js';
 import type { Message } from '../../../etcd/raft/types.js';
-import { CLUSTER, bigApp, heartbeat, idOf, liveResources, mesh, rawServer, sleep, startMember, waitFor, type Member } from './helpers.js';
+import { CLUSTER, bigApp, heartbeat, idOf, liveResources, mesh, rawServer, sleep, startMember, usePeerFixtures, waitFor, type Member } from './helpers.js';
 
-const started: Member[] = [];
-async function member(n: number, opts: Parameters<typeof startMember>[1] = {}): Promise<Member> {
-  const m = await startMember(n, opts);
-  started.push(m);
-  return m;
-}
-
-afterEach(async () => {
-  await Promise.all(started.splice(0).map((m) => m.t.close()));
-});
+const { member } = usePeerFixtures();
 
 describe('PeerTransport', () => {
   it('exchanges every message kind between three members', async () => {
