@@ -2,7 +2,7 @@ import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { FrameDecoder, PEER_PROTOCOL_VERSION, decodeFramePayload, encodeFrame } from '../../../etcd/peer/codec.js';
 import type { Message } from '../../../etcd/raft/types.js';
-import { CLUSTER, bigApp, heartbeat, idOf, liveResources, mesh, rawServer, sleep, startMember, usePeerFixtures, waitFor, type Member } from './helpers.js';
+import { CLUSTER, bigApp, heartbeat, idOf, liveResources, mesh, rawServer, sleep, startMember, usePeerFixtures, waitFor } from './helpers.js';
 
 const { member } = usePeerFixtures();
 
