@@ -13,7 +13,6 @@ import type {
   DeleteRangeResponse,
   HashKVResult,
   LeaseId,
-  MvccEvent,
   PutRequest,
   PutResponse,
   RangeRequest,
@@ -21,6 +20,7 @@ import type {
   TxnRequest,
   TxnResponse,
 } from '../types.js';
+import type { WatchResponse } from '../mvcc/watch.js';
 
 /** Every response carries one; revision is filled by the core (etcd replaces 0 with the current revision). */
 export interface ResponseHeader {
@@ -91,16 +91,8 @@ export interface WatchCreate {
   fragment: boolean;
 }
 
-export interface WatchResponseOut {
-  header: ResponseHeader;
-  watchId: number;
-  created: boolean;
-  canceled: boolean;
-  compactRevision: number;
-  cancelReason: string;
-  fragment: boolean;
-  events: MvccEvent[];
-}
+/** The hub's WatchResponse with its revision carried in a response header, as on the wire. */
+export type WatchResponseOut = Omit<WatchResponse, 'revision'> & { header: ResponseHeader };
 
 /**
  * One client watch stream. The front door forwards requests and writes what
