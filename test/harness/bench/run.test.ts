@@ -3,10 +3,9 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { BenchResults } from '../../../harness/bench/results.js';
-import { main } from '../../../harness/cli/main.js';
+import { runCli } from '../../support/cli.js';
 import { findOnPath } from '../../../harness/server.js';
 
 const etcd = findOnPath('etcd');
@@ -17,15 +16,8 @@ afterAll(() => rmSync(store, { recursive: true, force: true }));
 
 describe.skipIf(!etcd)('faultline bench against one real etcd member', () => {
   it('measures throughput, latency, errors and member usage, and writes the report', async () => {
-    const out = new PassThrough();
-    const err = new PassThrough();
-    let outText = '';
-    let errText = '';
-    out.on('data', (d: Buffer) => (outText += d.toString()));
-    err.on('data', (d: Buffer) => (errText += d.toString()));
     const argv = ['bench', '--db', 'etcd', '--nodes', '1', '--duration', '3', '--op', 'put', '--clients', '8', '--conns', '2', '--target', '1w/s', '--json', '--store', store];
-    const code = await main(argv, { out: out as unknown as NodeJS.WriteStream, err: err as unknown as NodeJS.WriteStream, installHooks: false });
-    await new Promise((r) => setImmediate(r));
+    const { code, out: outText, err: errText } = await runCli(argv);
     expect(errText).toBe('');
     expect(code).toBe(0);
 

@@ -1,31 +1,12 @@
-import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { parseNemesisList, parseRunArgs, UsageError } from '../../../harness/cli/args.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '../../../harness/cli/main.js';
+import { runCli } from '../../support/cli.js';
 import { findOnPath } from '../../../harness/server.js';
 
-function io() {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let outText = '';
-  let errText = '';
-  out.on('data', (d: Buffer) => (outText += d.toString()));
-  err.on('data', (d: Buffer) => (errText += d.toString()));
-  return {
-    io: { out: out as unknown as NodeJS.WriteStream, err: err as unknown as NodeJS.WriteStream, installHooks: false },
-    text: () => ({ out: outText, err: errText }),
-  };
-}
-
-async function run(argv: string[]) {
-  const t = io();
-  const code = await main(argv, t.io);
-  await new Promise((r) => setImmediate(r));
-  return { code, ...t.text() };
-}
+const run = (argv: string[]) => runCli(argv);
 
 describe('faultline CLI argument errors', () => {
   const cases: [string[], RegExp][] = [
