@@ -4,8 +4,8 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
+import { captureStream } from '../support/cli.js';
 import { parseRunArgs, type RunOptions } from '../../harness/cli/args.js';
 import { readHistory } from '../../harness/history-log.js';
 import { runTest } from '../../harness/run.js';
@@ -38,22 +38,17 @@ if (etcd && !isRoot) process.stdout.write('e2e: partition run skipped: network n
 
 async function quietRun(argv: string[]) {
   const opts = parseRunArgs(argv) as RunOptions;
-  const out = new PassThrough();
-  let text = '';
-  out.on('data', (d: Buffer) => (text += d.toString()));
-  const outcome = await runTest(opts, { out: out as unknown as NodeJS.WriteStream, err: out, installHooks: false });
-  return { outcome, text: () => text };
+  const out = captureStream();
+  const outcome = await runTest(opts, { out: out.stream, err: out.stream, installHooks: false });
+  return { outcome, text: out.text };
 }
 
 describe.skipIf(!etcd)('faultline run against real etcd', () => {
   it('runs kill+pause for a few seconds and reports a valid history', async () => {
     const opts = parseRunArgs(['--db', 'etcd', '--nemesis', 'kill,pause', '--time-limit', '8', '--nemesis-interval', '1.5', '--rate', '60', '--store', store, '--quiet', '--seed', '7', '--op-timeout', '2000']) as RunOptions;
-    const out = new PassThrough();
-    const err = new PassThrough();
-    let text = '';
-    out.on('data', (d: Buffer) => (text += d.toString()));
-    err.on('data', (d: Buffer) => (text += d.toString()));
-    const outcome = await runTest(opts, { out: out as unknown as NodeJS.WriteStream, err, installHooks: false });
+    const out = captureStream();
+    const outcome = await runTest(opts, { out: out.stream, err: out.stream, installHooks: false });
+    const text = out.text();
     expect(outcome.exitCode, text).toBe(0);
     const dir = outcome.runDir!;
     expect(dir.startsWith(join(store, 'register-etcd-kill+pause'))).toBe(true);

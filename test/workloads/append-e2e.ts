@@ -4,7 +4,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
+import { captureStream } from '../support/cli.js';
 import { parseRunArgs, type RunOptions } from '../../harness/cli/args.js';
 import { runTest } from '../../harness/run.js';
 import { findOnPath } from '../../harness/server.js';
@@ -20,12 +20,10 @@ export async function shortRun(workload: string): Promise<{ exitCode: number; te
   const store = mkdtempSync(join(tmpdir(), `fl-${workload}-`));
   try {
     const opts = parseRunArgs(['--db', 'etcd', '--nodes', '1', '--workload', workload, '--nemesis', 'kill', '--nemesis-interval', '1', '--time-limit', '4', '--rate', '80', '--concurrency', '4', '--store', store, '--quiet', '--seed', '3', '--op-timeout', '1500']) as RunOptions;
-    const out = new PassThrough();
-    let text = '';
-    out.on('data', (d: Buffer) => (text += d.toString()));
-    const outcome = await runTest(opts, { out: out as unknown as NodeJS.WriteStream, err: out as unknown as NodeJS.WriteStream, installHooks: false });
+    const out = captureStream();
+    const outcome = await runTest(opts, { out: out.stream, err: out.stream, installHooks: false });
     const results = outcome.runDir ? (JSON.parse(readFileSync(join(outcome.runDir, 'results.json'), 'utf8')) as Record<string, unknown>) : {};
-    return { exitCode: outcome.exitCode, text, results };
+    return { exitCode: outcome.exitCode, text: out.text(), results };
   } finally {
     rmSync(store, { recursive: true, force: true });
   }
