@@ -54,40 +54,30 @@ export function parseSnapshotFileName(name: string): SnapshotFile | undefined {
 }
 
 export function encodeSnapshotFile(meta: SnapshotMeta, data: Uint8Array): Buffer {
-  return Buffer.concat(encodeSnapshotFileParts(meta, [data]));
+  const head = snapshotFileHead(meta, data.length);
+  head.writeUInt32LE(crc32c(data, crc32c(head, 0, 12)), 8);
+  return Buffer.concat([head, data]);
 }
 
-/** The file as [header, ...data parts]: written part by part, a large image is never joined into one buffer. */
-/** Bytes checksummed between two yields when a snapshot file is saved. */
-const CRC_SLICE_BYTES = 8 * 1024 * 1024;
-
 /**
- * checksum: computes the header's checksum from the header (whose first 12
- * bytes are final); by default over the rest of the header and every part.
+ * The header of a file holding `length` bytes of image. Its checksum (bytes
+ * 8–11) is left for the caller: it covers everything after itself, the rest
+ * of the header (crc32c(head, 0, 12)) and then the image.
  */
-export function encodeSnapshotFileParts(
-  meta: SnapshotMeta,
-  parts: readonly Uint8Array[],
-  checksum: (head: Buffer) => number = (head) => {
-    let crc = crc32c(head, 0, 12);
-    for (const p of parts) crc = crc32c(p, crc);
-    return crc;
-  },
-): Uint8Array[] {
-  let length = 0;
-  for (const p of parts) length += p.length;
+function snapshotFileHead(meta: SnapshotMeta, length: number): Buffer {
   const metaBytes = encodeSnapshotMeta(meta);
-  const head = Buffer.allocUnsafe(16 + metaBytes.length + 8);
+  const head = Buffer.alloc(16 + metaBytes.length + 8);
   MAGIC.copy(head, 0);
   head.writeUInt32LE(metaBytes.length, 12);
   metaBytes.copy(head, 16);
   const o = 16 + metaBytes.length;
   head.writeUInt32LE(length % TWO_32, o);
   head.writeUInt32LE(Math.floor(length / TWO_32), o + 4);
-  // The checksum covers everything after itself: the rest of the header, then the data.
-  head.writeUInt32LE(checksum(head), 8);
-  return [head, ...parts];
+  return head;
 }
+
+/** Bytes checksummed between two yields when a snapshot file is saved. */
+const CRC_SLICE_BYTES = 8 * 1024 * 1024;
 
 /** Verifies and decodes a snapshot file; throws a plain Error describing what is wrong. */
 export function decodeSnapshotFile(buf: Buffer): { meta: SnapshotMeta; data: Uint8Array } {
@@ -119,26 +109,25 @@ export class SnapshotStore {
   /** Writes a snapshot durably. Resolves once it survives power loss. */
   async save(meta: SnapshotMeta, data: Uint8Array | readonly Uint8Array[]): Promise<void> {
     const parts = data instanceof Uint8Array ? [data] : data;
-    // The checksum of a large image costs a while: computed part by part
-    // with the event loop free in between, then the file is built on it.
-    let crc: number | undefined;
-    const file = encodeSnapshotFileParts(meta, parts, (head) => {
-      crc = crc32c(head, 0, 12);
-      return 0;
-    });
+    const head = snapshotFileHead(meta, parts.reduce((n, p) => n + p.length, 0));
+    // The checksum of a large image costs a while: computed in slices with
+    // the event loop free in between. The image is written part by part,
+    // never joined into one buffer.
+    let crc = crc32c(head, 0, 12);
     let sinceYield = 0;
     for (const p of parts) {
       for (let at = 0; at < p.length; at += CRC_SLICE_BYTES) {
-        crc = crc32c(p, crc, at, Math.min(p.length, at + CRC_SLICE_BYTES));
-        sinceYield += Math.min(CRC_SLICE_BYTES, p.length - at);
+        const end = Math.min(p.length, at + CRC_SLICE_BYTES);
+        crc = crc32c(p, crc, at, end);
+        sinceYield += end - at;
         if (sinceYield >= CRC_SLICE_BYTES) {
           sinceYield = 0;
           await new Promise<void>((resolve) => setImmediate(resolve));
         }
       }
     }
-    (file[0] as Buffer).writeUInt32LE(crc!, 8);
-    await createDurably(this.dir, snapshotFileName(meta.term, meta.index), file);
+    head.writeUInt32LE(crc, 8);
+    await createDurably(this.dir, snapshotFileName(meta.term, meta.index), [head, ...parts]);
   }
 
   /** Snapshot files, oldest first (by index, then term). */
