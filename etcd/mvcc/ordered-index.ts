@@ -40,16 +40,6 @@ interface Split<V> {
   right: Node<V>;
 }
 
-/** Byte-wise comparison of two byte strings (shorter first on a common prefix). */
-export function compareKeys(a: Uint8Array, b: Uint8Array): number {
-  const n = a.length < b.length ? a.length : b.length;
-  for (let i = 0; i < n; i++) {
-    const d = a[i]! - b[i]!;
-    if (d !== 0) return d;
-  }
-  return a.length - b.length;
-}
-
 /** The tree's form of a key. */
 function str(key: Buffer): string {
   return key.toString('latin1');

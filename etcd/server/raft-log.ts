@@ -498,8 +498,7 @@ export class RaftLog implements ReplicatedLog {
     if (rd.hardState) this.storage.setHardState(rd.hardState);
     if (late.length > 0) transport.send(late);
     // The transport encoded any snapshot message as it was handed over: the image can leave memory again.
-    const sentSnap = rd.messages.find((m) => m.type === 'snap');
-    if (sentSnap && sentSnap.type === 'snap') this.storage.releaseSnapshotData(sentSnap.snapshot.index);
+    for (const m of rd.messages) if (m.type === 'snap') this.storage.releaseSnapshotData(m.snapshot.index);
 
     if (rd.snapshot) {
       this.opts.logger.info('applying snapshot from leader', { 'snapshot-index': rd.snapshot.index, 'snapshot-term': rd.snapshot.term });
