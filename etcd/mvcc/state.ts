@@ -10,6 +10,18 @@
 import type { KeyValue } from '../types.js';
 import type { OrderedIndex } from './ordered-index.js';
 
+/**
+ * A copy of `b` in memory of its own. Keys and values live as long as their
+ * revisions are retained; a copy that shared Node's 8 KiB buffer pool would
+ * keep its whole slab (and every neighbour's bytes) alive with it, which made
+ * a store of 20 MB hold 200 MB of slabs.
+ */
+export function ownedCopy(b: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafeSlow(b.length);
+  out.set(b);
+  return out;
+}
+
 export interface RevisionRecord {
   /** Position inside its main revision (etcd's sub revision). The main revision is kv.modRevision. */
   readonly sub: number;

@@ -54,7 +54,7 @@ import type { RawRangeOptions, RawRangeResult, ReadView } from './range.js';
 import { executeRange, indexEnd } from './range.js';
 import { decodeSnapshot, encodeSnapshot, encodeSnapshotInSlices, planSnapshot, snapshotChecksum } from './snapshot.js';
 import type { KeyEntry, RevisionRecord, StoreState } from './state.js';
-import { latest, newestAtOrBelow, recordCost, visibleAt } from './state.js';
+import { latest, newestAtOrBelow, ownedCopy, recordCost, visibleAt } from './state.js';
 
 export interface WriteResult {
   /** The store revision after the txn (unchanged when nothing changed). */
@@ -161,7 +161,7 @@ export class WriteTxn implements ReadView {
     const main = this.beginRevision + 1;
     let entry = state.index.get(key);
     if (entry === undefined) {
-      entry = { key: Buffer.from(key), revs: [] };
+      entry = { key: ownedCopy(key), revs: [] };
       state.index.set(entry.key, entry);
       this.createdEntries.push(entry);
     }
@@ -171,7 +171,7 @@ export class WriteTxn implements ReadView {
       createRevision: prev ? prev.createRevision : main,
       modRevision: main,
       version: prev ? prev.version + 1 : 1,
-      value: value.length === 0 ? EMPTY : Buffer.from(value),
+      value: value.length === 0 ? EMPTY : ownedCopy(value),
       lease,
     });
     const rec: RevisionRecord = { sub: this.changes.length, tombstone: false, kv, prevKv: prev, entry };

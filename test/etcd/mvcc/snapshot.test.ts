@@ -162,4 +162,21 @@ describe('snapshot in slices', () => {
     expect(MvccStore.deserialize(image).serialize().equals(expected)).toBe(true);
     expect(s.serialize().equals(expected)).toBe(false);
   });
+
+  it('keeps large values as their own chunks and packs the rest into few large ones', async () => {
+    const s = new MvccStore();
+    let big = 0;
+    for (let i = 0; i < 4000; i++) {
+      const large = i % 20 === 0;
+      if (large) big++;
+      applyPut(s, putReq(`key-${i}`, large ? `L${i}`.padEnd(6000, '.') : `small-${i}`.padEnd(400, '-')), LEASES);
+    }
+    const expected = s.serialize();
+    const chunks = await s.serializeInSlices(async () => {});
+    expect(Buffer.concat(chunks).equals(expected)).toBe(true);
+    expect(expected.length).toBeGreaterThan(2 << 20);
+    // One chunk per large value, one partial chunk before each, and one per MiB
+    // of the rest: not one per few kilobytes.
+    expect(chunks.length).toBeLessThanOrEqual(2 * big + Math.ceil(expected.length / (1 << 20)) + 2);
+  });
 });

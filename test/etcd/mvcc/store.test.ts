@@ -296,6 +296,21 @@ describe('eventsFrom', () => {
   });
 });
 
+describe('memory', () => {
+  it('keeps keys and values in memory of their own, not in shared slabs or the request buffer', () => {
+    const s = new MvccStore();
+    const request = Buffer.from('key-one:value-one');
+    s.write((t) => t.put(request.subarray(0, 7), request.subarray(8)));
+    const restored = MvccStore.deserialize(s.serialize());
+    for (const store of [s, restored]) {
+      const kv = store.range(rangeReq('key-one')).kvs[0]!;
+      expect(kv.value.toString()).toBe('value-one');
+      // A view of a pooled slab would report the slab's 8 KiB here, and pin it.
+      expect([kv.key.buffer.byteLength, kv.value.buffer.byteLength]).toEqual([7, 9]);
+    }
+  });
+});
+
 describe('scale', () => {
   it('handles 100k keys with ordered scans and compaction', () => {
     const s = new MvccStore();
