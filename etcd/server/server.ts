@@ -297,6 +297,12 @@ export class EtcdServer implements EtcdBackend {
     m.sampledGauge('etcd_mvcc_compact_revision', 'The revision of the last compaction in store.', () => this.applier.store.compactRevision);
     m.sampledGauge('etcd_debugging_mvcc_watcher_total', 'Total number of watchers.', () => this.watch.hub.watcherCount);
     m.sampledGauge('etcd_debugging_mvcc_slow_watcher_total', 'Total number of unsynced slow watchers.', () => this.watch.hub.unsyncedCount);
+    // Process memory, as etcd's Go process collector reports RSS; the Node
+    // split shows whether memory is on the V8 heap or in buffers outside it.
+    m.sampledGauge('process_resident_memory_bytes', 'Resident memory size in bytes.', () => process.memoryUsage.rss());
+    m.sampledGauge('nodejs_heap_used_bytes', 'V8 heap in use, in bytes.', () => process.memoryUsage().heapUsed);
+    m.sampledGauge('nodejs_external_memory_bytes', 'Memory of objects outside the V8 heap (buffers included), in bytes.', () => process.memoryUsage().external);
+    m.sampledGauge('nodejs_array_buffers_bytes', 'Memory of ArrayBuffers and Buffers, in bytes.', () => process.memoryUsage().arrayBuffers);
     m.sampledGauge('etcd_debugging_lease_total', 'The number of leases.', () => this.lessor().ids().length);
     this.mPut = m.counter('etcd_mvcc_put_total', 'Total number of puts seen by this member.');
     this.mDelete = m.counter('etcd_mvcc_delete_total', 'Total number of deletes seen by this member.');
