@@ -108,7 +108,7 @@ class Writer {
       return;
     }
     this.ensure(b.length);
-    b.copy(this.buf, this.pos);
+    this.buf.set(b, this.pos);
     this.pos += b.length;
   }
 
@@ -142,19 +142,51 @@ export function planSnapshot(state: StoreState): SnapshotPlan {
 /** Records encoded between two yields of writeBody: a few milliseconds of work. */
 const RECORDS_PER_SLICE = 20_000;
 
+/** Position of every key in the plan's key table, which records refer to. */
+function keyTable(plan: SnapshotPlan): Map<KeyEntry, number> {
+  const keyIndex = new Map<KeyEntry, number>();
+  for (const [, entry] of plan.keys) keyIndex.set(entry, keyIndex.size);
+  return keyIndex;
+}
+
+function uvarintSize(v: number): number {
+  let n = 1;
+  while (v >= 0x80) {
+    v = Math.floor(v / 0x80);
+    n++;
+  }
+  return n;
+}
+
+/** The exact length writeBody will produce, checksum included, computed without encoding. */
+function encodedLength(plan: SnapshotPlan, keyIndex: Map<KeyEntry, number>): number {
+  let n = MAGIC.length + 1 + uvarintSize(plan.currentRev) + uvarintSize(plan.compactMainRev + 1) + uvarintSize(plan.keys.length);
+  for (const [key] of plan.keys) n += uvarintSize(key.length) + key.length;
+  n += uvarintSize(plan.log.length);
+  let prevMain = 0;
+  for (const rec of plan.log) {
+    const kv = rec.kv;
+    n += uvarintSize(keyIndex.get(rec.entry)!) + uvarintSize(kv.modRevision - prevMain) + uvarintSize(rec.sub) + 1;
+    prevMain = kv.modRevision;
+    if (rec.tombstone) continue;
+    n += uvarintSize(kv.createRevision) + uvarintSize(kv.version) + uvarintSize(kv.value.length) + kv.value.length;
+    if (kv.lease !== 0n) n += 8;
+  }
+  return n + 4;
+}
+
 /** Encodes the plan; yields every RECORDS_PER_SLICE keys or records so a caller can spread the work out. */
-function* writeBody(plan: SnapshotPlan, w: Writer): Generator<void, void, void> {
+function* writeBody(plan: SnapshotPlan, keyIndex: Map<KeyEntry, number>, w: Writer): Generator<void, void, void> {
   w.bytes(MAGIC);
   w.u8(SNAPSHOT_FORMAT_VERSION);
   w.uvarint(plan.currentRev);
   w.uvarint(plan.compactMainRev + 1);
-  const keyIndex = new Map<KeyEntry, number>();
   w.uvarint(plan.keys.length);
-  for (const [key, entry] of plan.keys) {
-    keyIndex.set(entry, keyIndex.size);
+  let k = 0;
+  for (const [key] of plan.keys) {
     w.uvarint(key.length);
     w.bytes(key);
-    if (keyIndex.size % RECORDS_PER_SLICE === 0) yield;
+    if (++k % RECORDS_PER_SLICE === 0) yield;
   }
   w.uvarint(plan.log.length);
   let prevMain = 0;
@@ -184,53 +216,62 @@ function runToEnd(g: Generator<void, void, void>): void {
   for (let r = g.next(); !r.done; r = g.next());
 }
 
-/** Collects a sliced encoding as chunks with a running checksum; finish() returns them, checksum last. */
-function chunkedEncoding(plan: SnapshotPlan): { steps: Generator<void, void, void>; finish: () => Buffer[] } {
-  const chunks: Buffer[] = [];
-  const crc = new Crc32c();
-  // The writer starts a fresh buffer after each flush (owned chunks), so
-  // chunks are kept as they are: the image is copied once, when joined.
-  const w = new Writer((chunk) => {
-    crc.update(chunk);
-    chunks.push(chunk);
-  }, true);
-  const steps = writeBody(plan, w);
-  return {
-    steps,
-    finish: () => {
-      w.finish();
-      const tail = Buffer.allocUnsafe(4);
-      tail.writeUInt32BE(crc.digest(), 0);
-      chunks.push(tail);
-      return chunks;
-    },
-  };
+/** An encoding whose length is known before any of it is produced, handed out slice by slice. */
+export interface SlicedImage {
+  readonly length: number;
+  /** Each step encodes a few milliseconds' worth and yields the chunks it completed; in order, they are the image. */
+  readonly slices: Iterable<Buffer[]>;
 }
 
-export function encodeSnapshot(state: StoreState): Buffer {
-  const { steps, finish } = chunkedEncoding(planSnapshot(state));
-  runToEnd(steps);
-  return Buffer.concat(finish());
+function* encodeSlices(plan: SnapshotPlan, keyIndex: Map<KeyEntry, number>, length: number): Generator<Buffer[], void, void> {
+  let pending: Buffer[] = [];
+  let produced = 0;
+  const crc = new Crc32c();
+  // Owned chunks: each one is handed out and may be written out later,
+  // while the writer goes on in a fresh part of its buffer.
+  const w = new Writer((chunk) => {
+    crc.update(chunk);
+    produced += chunk.length;
+    pending.push(chunk);
+  }, true);
+  const body = writeBody(plan, keyIndex, w);
+  // A slice may complete no chunk (they are 1 MiB); it is yielded all the
+  // same, since the consumer's pause between slices is the point.
+  for (let r = body.next(); !r.done; r = body.next()) {
+    yield pending;
+    pending = [];
+  }
+  w.finish();
+  const tail = Buffer.allocUnsafe(4);
+  tail.writeUInt32BE(crc.digest(), 0);
+  pending.push(tail);
+  // The length went into headers before the first byte was produced.
+  if (produced + 4 !== length) throw new Error(`mvcc snapshot: encoded ${produced + 4} bytes, planned ${length}`);
+  yield pending;
 }
 
 /**
- * encodeSnapshot of a plan taken earlier, in slices with `pause()` awaited
- * between them, so a large store is written out without stalling the event
- * loop (heartbeats, elections and requests keep being served meanwhile).
- * Returns the encoding as chunks (their concatenation is the snapshot), so
- * a large image need not exist in one piece.
+ * The encoding of a plan taken earlier, to be produced slice by slice (so a
+ * large store is written out without stalling the event loop) and written
+ * out as it is produced (so a large image never exists whole in memory).
  */
-export async function encodeSnapshotInSlices(plan: SnapshotPlan, pause: () => Promise<void>): Promise<Buffer[]> {
-  const { steps, finish } = chunkedEncoding(plan);
-  for (let r = steps.next(); !r.done; r = steps.next()) await pause();
-  return finish();
+export function sliceSnapshot(plan: SnapshotPlan): SlicedImage {
+  const keyIndex = keyTable(plan);
+  const length = encodedLength(plan, keyIndex);
+  return { length, slices: { [Symbol.iterator]: () => encodeSlices(plan, keyIndex, length) } };
+}
+
+export function encodeSnapshot(state: StoreState): Buffer {
+  const image = sliceSnapshot(planSnapshot(state));
+  return Buffer.concat([...image.slices].flat(), image.length);
 }
 
 /** CRC-32C of the snapshot body, computed without materialising it. */
 export function snapshotChecksum(state: StoreState): number {
   const h = new Crc32c();
   const w = new Writer((chunk) => h.update(chunk));
-  runToEnd(writeBody(planSnapshot(state), w));
+  const plan = planSnapshot(state);
+  runToEnd(writeBody(plan, keyTable(plan), w));
   w.finish();
   return h.digest();
 }

@@ -52,7 +52,7 @@ import { Crc32c } from '../util/crc32c.js';
 import { OrderedIndex } from './ordered-index.js';
 import type { RawRangeOptions, RawRangeResult, ReadView } from './range.js';
 import { executeRange, indexEnd } from './range.js';
-import { decodeSnapshot, encodeSnapshot, encodeSnapshotInSlices, planSnapshot, snapshotChecksum } from './snapshot.js';
+import { decodeSnapshot, encodeSnapshot, planSnapshot, sliceSnapshot, snapshotChecksum, type SlicedImage } from './snapshot.js';
 import type { KeyEntry, RevisionRecord, StoreState } from './state.js';
 import { latest, newestAtOrBelow, ownedCopy, recordCost, visibleAt } from './state.js';
 
@@ -445,13 +445,12 @@ export class MvccStore implements ReadView {
   }
 
   /**
-   * serialize() of the store as it is now, encoded in slices with `pause()`
-   * between them, as chunks whose concatenation is serialize()'s result;
-   * writes and compactions may go on meanwhile without changing it.
+   * serialize() of the store as it is now, to be produced slice by slice:
+   * writes and compactions may go on between slices without changing it.
    */
-  serializeInSlices(pause: () => Promise<void>): Promise<Buffer[]> {
+  imageInSlices(): SlicedImage {
     this.assertNoWrite('serialize');
-    return encodeSnapshotInSlices(planSnapshot(this.state), pause);
+    return sliceSnapshot(planSnapshot(this.state));
   }
 
   /** Rebuilds a store from serialize() output; throws SnapshotFormatError on anything malformed. */

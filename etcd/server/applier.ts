@@ -9,6 +9,7 @@
 
 import { EtcdError, Errors } from '../errors.js';
 import { MvccStore } from '../mvcc/store.js';
+import type { SlicedImage } from '../mvcc/snapshot.js';
 import { applyDeleteRange, applyPut, applyTxn } from '../mvcc/txn.js';
 import type { DeleteRangeResponse, LeaseId, MvccEvent, PutResponse, RequestOp, TxnResponse } from '../types.js';
 import type { AlarmMember, AlarmType, Member } from './backend.js';
@@ -239,18 +240,22 @@ export class Applier {
   }
 
   /**
-   * serialize() of the state as it is now, as chunks whose concatenation is
-   * serialize()'s result, with the MVCC store (nearly all of the bytes)
-   * encoded in slices with `pause()` between them: everything else is small
-   * and captured at once, so later applies do not leak in.
+   * serialize() of the state as it is now, to be produced slice by slice:
+   * the MVCC store (nearly all of the bytes) is encoded a slice at a time,
+   * everything else is small and captured at once, so applies between
+   * slices do not leak in. Its length is known up front, so the image can
+   * go to a file as it is produced and never be held whole.
    */
-  async serializeInSlices(pause: () => Promise<void>): Promise<Buffer[]> {
-    const head = new BinaryWriter().uvarint(IMAGE_VERSION).uvarint(this.appliedIndex).uvarint(this.appliedTerm);
+  imageInSlices(): SlicedImage {
     const rest = this.serializeRest();
-    const store = await this.store.serializeInSlices(pause);
-    head.uvarint(store.reduce((n, c) => n + c.length, 0));
-    // Chunks, not one buffer: the image goes to a file part by part and is never held whole.
-    return [IMAGE_MAGIC, head.finish(), ...store, rest];
+    const store = this.store.imageInSlices();
+    const head = new BinaryWriter().uvarint(IMAGE_VERSION).uvarint(this.appliedIndex).uvarint(this.appliedTerm).uvarint(store.length).finish();
+    const slices = function* (): Generator<Buffer[], void, void> {
+      yield [IMAGE_MAGIC, head];
+      yield* store.slices;
+      yield [rest];
+    };
+    return { length: IMAGE_MAGIC.length + head.length + store.length + rest.length, slices: { [Symbol.iterator]: slices } };
   }
 
   /** Everything in the image after the store. */

@@ -23,14 +23,37 @@ export async function writeAll(fh: FileHandle, buf: Uint8Array, position: number
   }
 }
 
+/** Writes `parts` one after another from `position`, with one writev per 64 parts (under any IOV_MAX). */
+export async function writeAllAt(fh: FileHandle, parts: readonly Uint8Array[], position: number): Promise<void> {
+  let at = position;
+  for (let i = 0; i < parts.length; i += 64) {
+    const batch = parts.slice(i, i + 64);
+    const size = batch.reduce((n, p) => n + p.length, 0);
+    const { bytesWritten } = await fh.writev(batch, at);
+    if (bytesWritten < size) {
+      // A short write: finish what is left of each part on its own.
+      let offset = 0;
+      for (const p of batch) {
+        const end = offset + p.length;
+        if (end > bytesWritten) {
+          const from = Math.max(0, bytesWritten - offset);
+          await writeAll(fh, p.subarray(from), at + offset + from);
+        }
+        offset = end;
+      }
+    }
+    at += size;
+  }
+}
+
 /**
- * Creates `dir/name` with `data` atomically: write to a temp file, fsync it,
+ * Creates `dir/name` with `data` (or what the `data` function writes) atomically: write to a temp file, fsync it,
  * rename over the final name, fsync the directory. A crash leaves either no
  * file or the complete file, never a partial one under the final name.
  * Returns the open handle when `keepOpen` (positioned writes continue to work
  * on the renamed file).
  */
-type FileContent = Uint8Array | readonly Uint8Array[];
+type FileContent = Uint8Array | readonly Uint8Array[] | ((fh: FileHandle) => Promise<void>);
 
 export async function createDurably(dir: string, name: string, data: FileContent, keepOpen: true): Promise<FileHandle>;
 export async function createDurably(dir: string, name: string, data: FileContent, keepOpen?: false): Promise<undefined>;
@@ -38,11 +61,8 @@ export async function createDurably(dir: string, name: string, data: FileContent
   const tmp = path.join(dir, `${name}.tmp`);
   const fh = await open(tmp, 'w+');
   try {
-    let at = 0;
-    for (const part of data instanceof Uint8Array ? [data] : data) {
-      await writeAll(fh, part, at);
-      at += part.length;
-    }
+    if (typeof data === 'function') await data(fh);
+    else await writeAllAt(fh, data instanceof Uint8Array ? [data] : data, 0);
     await fh.sync();
     await rename(tmp, path.join(dir, name));
     await fsyncDir(dir);

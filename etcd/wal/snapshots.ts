@@ -24,7 +24,7 @@ import { readdir, readFile, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { crc32c } from '../util/crc32c.js';
 import { SnapshotCorruptError } from './errors.js';
-import { createDurably, isErrno } from './fsutil.js';
+import { createDurably, isErrno, writeAll, writeAllAt } from './fsutil.js';
 import { decodeSnapshotMeta, encodeSnapshotMeta, PayloadError, type SnapshotMeta } from './records.js';
 
 export type { SnapshotMeta } from './records.js';
@@ -103,31 +103,60 @@ export function decodeSnapshotFile(buf: Buffer): { meta: SnapshotMeta; data: Uin
   return { meta, data };
 }
 
+/** An image whose length is known up front, produced as a sequence of slices (each a list of parts). */
+export interface SnapshotImage {
+  readonly length: number;
+  readonly slices: Iterable<readonly Uint8Array[]>;
+}
+
+function toImage(data: Uint8Array | readonly Uint8Array[] | SnapshotImage): SnapshotImage {
+  if (data instanceof Uint8Array) return { length: data.length, slices: [[data]] };
+  if ('slices' in data) return data;
+  const parts = data as readonly Uint8Array[];
+  return { length: parts.reduce((n, p) => n + p.length, 0), slices: [parts] };
+}
+
+const nextTurn = (): Promise<void> => new Promise<void>((resolve) => setImmediate(resolve));
+
 export class SnapshotStore {
   constructor(readonly dir: string) {}
 
-  /** Writes a snapshot durably. Resolves once it survives power loss. */
-  async save(meta: SnapshotMeta, data: Uint8Array | readonly Uint8Array[]): Promise<void> {
-    const parts = data instanceof Uint8Array ? [data] : data;
-    const head = snapshotFileHead(meta, parts.reduce((n, p) => n + p.length, 0));
-    // The checksum of a large image costs a while: computed in slices with
-    // the event loop free in between. The image is written part by part,
-    // never joined into one buffer.
+  /**
+   * Writes a snapshot durably; resolves once it survives power loss. The
+   * image is given whole, in parts, or as a SnapshotImage produced slice by
+   * slice: each slice goes to the file as it comes, so a large image is never
+   * held whole, and `pause()` is awaited between slices (and between 8 MB of
+   * checksumming) to leave the event loop free.
+   */
+  async save(meta: SnapshotMeta, data: Uint8Array | readonly Uint8Array[] | SnapshotImage, pause: () => Promise<void> = nextTurn): Promise<void> {
+    const image = toImage(data);
+    const head = snapshotFileHead(meta, image.length);
     let crc = crc32c(head, 0, 12);
-    let sinceYield = 0;
-    for (const p of parts) {
-      for (let at = 0; at < p.length; at += CRC_SLICE_BYTES) {
-        const end = Math.min(p.length, at + CRC_SLICE_BYTES);
-        crc = crc32c(p, crc, at, end);
-        sinceYield += end - at;
-        if (sinceYield >= CRC_SLICE_BYTES) {
-          sinceYield = 0;
-          await new Promise<void>((resolve) => setImmediate(resolve));
+    let written = 0;
+    await createDurably(this.dir, snapshotFileName(meta.term, meta.index), async (fh) => {
+      await writeAll(fh, head, 0);
+      for (const slice of image.slices) {
+        let sinceYield = 0;
+        for (const p of slice) {
+          for (let at = 0; at < p.length; at += CRC_SLICE_BYTES) {
+            const end = Math.min(p.length, at + CRC_SLICE_BYTES);
+            crc = crc32c(p, crc, at, end);
+            sinceYield += end - at;
+            if (sinceYield >= CRC_SLICE_BYTES) {
+              sinceYield = 0;
+              await pause();
+            }
+          }
         }
+        if (slice.length > 0) await writeAllAt(fh, slice, head.length + written);
+        written += slice.reduce((n, p) => n + p.length, 0);
+        await pause();
       }
-    }
-    head.writeUInt32LE(crc, 8);
-    await createDurably(this.dir, snapshotFileName(meta.term, meta.index), [head, ...parts]);
+      if (written !== image.length) throw new Error(`snapshot image is ${written} bytes, its header says ${image.length}`);
+      // The checksum covers the image, so it is known only now.
+      head.writeUInt32LE(crc, 8);
+      await writeAll(fh, head.subarray(8, 12), 8);
+    });
   }
 
   /** Snapshot files, oldest first (by index, then term). */

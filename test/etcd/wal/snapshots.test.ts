@@ -57,6 +57,37 @@ describe('SnapshotStore', () => {
     expect([...(await store.load({ term: 2, index: 25 })).data]).toEqual([...data(10, 3)]);
   });
 
+  it('writes an image produced slice by slice as it comes, byte for byte the same file', async () => {
+    const store = new SnapshotStore(dir);
+    const whole = data(70_000, 5);
+    const produced: number[] = [];
+    // Uneven slices, an empty one among them, parts of every size.
+    const cuts = [0, 1, 1, 9000, 30_000, 30_000, 70_000];
+    const slices = function* (): Generator<Uint8Array[]> {
+      for (let i = 1; i < cuts.length; i++) {
+        produced.push(i);
+        const from = cuts[i - 1]!;
+        const to = cuts[i]!;
+        yield from === to ? [] : [whole.subarray(from, from + 1), whole.subarray(from + 1, to)].filter((p) => p.length > 0);
+      }
+    };
+    let pauses = 0;
+    await store.save(snap(40, 2), { length: whole.length, slices: { [Symbol.iterator]: slices } }, async () => {
+      pauses++;
+    });
+    expect(produced).toHaveLength(cuts.length - 1);
+    expect(pauses).toBeGreaterThanOrEqual(cuts.length - 1);
+    const file = await readFile(path.join(dir, snapshotFileName(2, 40)));
+    expect(file.equals(encodeSnapshotFile(snap(40, 2), whole))).toBe(true);
+  });
+
+  it('refuses an image whose slices do not add up to its stated length, and leaves no file', async () => {
+    const store = new SnapshotStore(dir);
+    const image = { length: 10, slices: [[data(6, 1)], [data(5, 2)]] };
+    await expect(store.save(snap(41, 2), image)).rejects.toThrow('image is 11 bytes, its header says 10');
+    expect(await store.loadNewest()).toBeUndefined();
+  });
+
   it('refuses a corrupt newest snapshot instead of falling back to an older one', async () => {
     const store = new SnapshotStore(dir);
     await store.save(snap(10), data(100, 1));
