@@ -2,7 +2,6 @@
 // exact message (clients match on the text); anything else is a server bug,
 // reported as Unknown the way grpc-go reports a plain error.
 
-import * as grpc from '@grpc/grpc-js';
 import { EtcdError, GrpcCode } from '../errors.js';
 
 export interface StatusLike {
@@ -14,11 +13,6 @@ export function toStatus(err: unknown): StatusLike {
   if (err instanceof EtcdError) return { code: err.code, details: err.message };
   const message = err instanceof Error ? err.message : String(err);
   return { code: GrpcCode.UNKNOWN, details: message };
-}
-
-export function toServiceError(err: unknown): Partial<grpc.StatusObject> {
-  const s = toStatus(err);
-  return { code: s.code as grpc.status, details: s.details, metadata: new grpc.Metadata() };
 }
 
 /** HTTP statuses grpc-gateway uses for each gRPC code. */

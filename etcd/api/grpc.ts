@@ -3,10 +3,10 @@
 // listener (listener.ts). Messages are (de)serialized by the proto-loader
 // method definitions, so handlers see the same wire objects as ever.
 
-import type * as grpc from '@grpc/grpc-js';
+import type { PackageDefinition } from '@grpc/proto-loader';
 import type { IncomingHttpHeaders } from 'node:http2';
 import { GrpcCode } from '../errors.js';
-import { loadEtcdProtos } from '../proto/load.js';
+import { loadEtcdDefinitions } from '../proto/load.js';
 import type { EtcdBackend, RequestContext, WatchResponseOut } from '../server/backend.js';
 import { bigintOf, eventToWire, headerToWire, watchCreateFromWire, int64Of } from './convert.js';
 import { toStatus } from './errors.js';
@@ -38,12 +38,11 @@ export function watchResponseToWire(r: WatchResponseOut): WireObject {
   };
 }
 
-function service(root: grpc.GrpcObject, path: string): Record<string, MethodDefinition> {
-  let node: unknown = root;
-  for (const part of path.split('.')) node = (node as Record<string, unknown>)[part];
-  const ctor = node as grpc.ServiceClientConstructor | undefined;
-  if (!ctor?.service) throw new Error(`proto service ${path} is missing`);
-  return ctor.service as unknown as Record<string, MethodDefinition>;
+function service(defs: PackageDefinition, path: string): Record<string, MethodDefinition> {
+  const svc = defs[path];
+  // A service maps method names to definitions; a message type has a `format` field instead.
+  if (svc === undefined || 'format' in svc) throw new Error(`proto service ${path} is missing`);
+  return svc as unknown as Record<string, MethodDefinition>;
 }
 
 export function createGrpcServer(b: EtcdBackend, log: Logger): H2GrpcServer {
@@ -56,7 +55,7 @@ export function createGrpcServer(b: EtcdBackend, log: Logger): H2GrpcServer {
       return s;
     },
   });
-  const root = loadEtcdProtos();
+  const root = loadEtcdDefinitions();
   const unary = makeUnaryHandlers(b);
 
   const servicesByName: Record<string, string> = {

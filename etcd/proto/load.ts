@@ -4,7 +4,6 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 
 export function protoDir(): string {
@@ -34,13 +33,17 @@ export const LOADER_OPTIONS: protoLoader.Options = {
 
 export const PROTO_FILES = ['rpc.proto', 'kv.proto', 'auth.proto', 'health.proto', 'v3lock.proto', 'v3election.proto'];
 
-let cached: grpc.GrpcObject | undefined;
+let cached: protoLoader.PackageDefinition | undefined;
 
-/** The grpc-js package object for every etcd service, loaded once per process. */
-export function loadEtcdProtos(): grpc.GrpcObject {
+/**
+ * Every etcd service and message, as proto-loader's package definition
+ * (services keyed by full name, e.g. "etcdserverpb.KV"), loaded once per
+ * process. The server needs nothing more; clients wrap it with grpc-js
+ * (grpc-object.ts), which the server therefore never loads.
+ */
+export function loadEtcdDefinitions(): protoLoader.PackageDefinition {
   if (cached) return cached;
   const dir = protoDir();
-  const def = protoLoader.loadSync(PROTO_FILES.map((f) => join(dir, f)), { ...LOADER_OPTIONS, includeDirs: [dir] });
-  cached = grpc.loadPackageDefinition(def);
+  cached = protoLoader.loadSync(PROTO_FILES.map((f) => join(dir, f)), { ...LOADER_OPTIONS, includeDirs: [dir] });
   return cached;
 }

@@ -4,7 +4,7 @@
 // Requests go out raw, as proto objects, with no decoding beyond what the
 // loader does: the client must cost as little as possible.
 import * as grpc from '@grpc/grpc-js';
-import { loadEtcdProtos } from '../../etcd/proto/load.js';
+import { loadEtcdProtos } from '../../etcd/proto/grpc-object.js';
 import { grpcTarget } from '../client/etcd-client.js';
 
 type Callback = (err: grpc.ServiceError | null, res?: unknown) => void;

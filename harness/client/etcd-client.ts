@@ -3,7 +3,7 @@
 // history, etcd#18424), no endpoint switching, one deadline per call. Errors
 // surface as grpc ServiceErrors for the caller to classify.
 import * as grpc from '@grpc/grpc-js';
-import { loadEtcdProtos } from '../../etcd/proto/load.js';
+import { loadEtcdProtos } from '../../etcd/proto/grpc-object.js';
 
 export interface ResponseHeader {
   revision: number;

@@ -13,7 +13,7 @@ import { H2GrpcServer, type MethodDefinition, type StreamingCall } from '../../.
 import { decodeGrpcMessage } from '../../../etcd/api/h2grpc/status.js';
 import type { WireObject } from '../../../etcd/api/wire.js';
 import { EtcdError, GrpcCode } from '../../../etcd/errors.js';
-import { loadEtcdProtos } from '../../../etcd/proto/load.js';
+import { loadEtcdProtos } from '../../../etcd/proto/grpc-object.js';
 
 const MAX = 64 * 1024;
 const root = loadEtcdProtos();

@@ -7,7 +7,7 @@ import { createServer, connect as netConnect, type Server, type Socket } from 'n
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApiServer, type ApiServer } from '../../../etcd/api/server.js';
 import type { WireObject } from '../../../etcd/api/wire.js';
-import { loadEtcdProtos } from '../../../etcd/proto/load.js';
+import { loadEtcdProtos } from '../../../etcd/proto/grpc-object.js';
 import type { EtcdServer } from '../../../etcd/server/server.js';
 import { openServer, rangeReq, tempDir, until } from '../server/helpers.js';
 
