@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { crc32 } from '../../../etcd/util/crc32.js';
 import { crc32c } from '../../../etcd/util/crc32c.js';
 import { SnapshotFormatError } from '../../../etcd/mvcc/snapshot.js';
 import { MvccStore } from '../../../etcd/mvcc/store.js';
@@ -110,8 +111,8 @@ describe('snapshot corruption', () => {
 
   it('names the problem for a wrong version', () => {
     const bytes = Buffer.from(new MvccStore().serialize());
-    bytes[4] = 2;
-    expect(() => MvccStore.deserialize(bytes)).toThrow('unsupported format version 2');
+    bytes[4] = 3;
+    expect(() => MvccStore.deserialize(bytes)).toThrow('unsupported format version 3');
   });
 
   it('rejects well-checksummed snapshots whose content is inconsistent', () => {
@@ -137,6 +138,23 @@ describe('snapshot corruption', () => {
       if (message.source === '^$') expect(MvccStore.deserialize(buf).range(rangeReq('k')).count).toBe(1);
       else expect(() => MvccStore.deserialize(buf)).toThrow(message);
     }
+  });
+});
+
+describe('snapshot format versions', () => {
+  it('writes version 2 (CRC-32) and still reads version 1 (CRC-32C)', () => {
+    const v2 = sample().serialize();
+    expect(v2[4]).toBe(2);
+    expect(v2.readUInt32BE(v2.length - 4)).toBe(crc32(v2.subarray(0, v2.length - 4)));
+    const v1 = Buffer.from(v2);
+    v1[4] = 1;
+    v1.writeUInt32BE(crc32c(v1.subarray(0, v1.length - 4)), v1.length - 4);
+    expect(MvccStore.deserialize(v1).range(rangeReq('alpha')).kvs[0]!.value.toString()).toBe('three');
+    // A version 1 header with a version 2 checksum is corruption, not a format to guess at.
+    const mixed = Buffer.from(v2);
+    mixed[4] = 1;
+    mixed.writeUInt32BE(crc32(mixed.subarray(0, mixed.length - 4)), mixed.length - 4);
+    expect(() => MvccStore.deserialize(mixed)).toThrow('checksum mismatch');
   });
 });
 

@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SnapshotCorruptError } from '../../../etcd/wal/errors.js';
 import { decodeSnapshotFile, encodeSnapshotFile, snapshotFileName, SnapshotStore } from '../../../etcd/wal/snapshots.js';
 import { snap } from './helpers.js';
+import { crc32c } from '../../../etcd/util/crc32c.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -33,6 +34,20 @@ describe('snapshot file format', () => {
       { numRuns: 300 },
     );
     expect(() => decodeSnapshotFile(file.subarray(0, file.length - 1))).toThrow(/crc mismatch/);
+  });
+});
+
+describe('snapshot file versions', () => {
+  it('reads version 1 files, checksummed with CRC-32C', () => {
+    const meta = { index: 7, term: 2, confState: { voters: ['0000000000000001'], learners: [] } };
+    const v2 = encodeSnapshotFile(meta, data(500, 9));
+    expect(v2.subarray(0, 8).toString('latin1')).toBe('FLSNAP\x00\x02');
+    const v1 = Buffer.from(v2);
+    v1[7] = 1;
+    v1.writeUInt32LE(crc32c(v1, 0, 12), 8);
+    expect([...decodeSnapshotFile(v1).data]).toEqual([...data(500, 9)]);
+    v1[7] = 3;
+    expect(() => decodeSnapshotFile(v1)).toThrow('bad magic');
   });
 });
 
