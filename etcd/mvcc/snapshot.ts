@@ -146,10 +146,13 @@ export function planSnapshot(state: StoreState): SnapshotPlan {
 /** Records encoded between two yields of writeBody: a few milliseconds of work. */
 const RECORDS_PER_SLICE = 20_000;
 
-/** Position of every key in the plan's key table, which records refer to. */
-function keyTable(plan: SnapshotPlan): Map<KeyEntry, number> {
+/** Position of every key in the plan's key table, which records refer to; yields between slices. */
+function* keyTable(plan: SnapshotPlan): Generator<void, Map<KeyEntry, number>, void> {
   const keyIndex = new Map<KeyEntry, number>();
-  for (const [, entry] of plan.keys) keyIndex.set(entry, keyIndex.size);
+  for (const [, entry] of plan.keys) {
+    keyIndex.set(entry, keyIndex.size);
+    if (keyIndex.size % RECORDS_PER_SLICE === 0) yield;
+  }
   return keyIndex;
 }
 
@@ -162,13 +165,15 @@ function uvarintSize(v: number): number {
   return n;
 }
 
-/** The exact length writeBody will produce, checksum included, computed without encoding. */
-function encodedLength(plan: SnapshotPlan, keyIndex: Map<KeyEntry, number>): number {
+/** The exact length writeBody will produce, checksum included, computed without encoding; yields between slices. */
+function* encodedLength(plan: SnapshotPlan, keyIndex: Map<KeyEntry, number>): Generator<void, number, void> {
   let n = MAGIC.length + 1 + uvarintSize(plan.currentRev) + uvarintSize(plan.compactMainRev + 1) + uvarintSize(plan.keys.length);
   for (const [key] of plan.keys) n += uvarintSize(key.length) + key.length;
   n += uvarintSize(plan.log.length);
   let prevMain = 0;
+  let k = 0;
   for (const rec of plan.log) {
+    if (++k % RECORDS_PER_SLICE === 0) yield;
     const kv = rec.kv;
     n += uvarintSize(keyIndex.get(rec.entry)!) + uvarintSize(kv.modRevision - prevMain) + uvarintSize(rec.sub) + 1;
     prevMain = kv.modRevision;
@@ -258,15 +263,26 @@ function* encodeSlices(plan: SnapshotPlan, keyIndex: Map<KeyEntry, number>, leng
  * The encoding of a plan taken earlier, to be produced slice by slice (so a
  * large store is written out without stalling the event loop) and written
  * out as it is produced (so a large image never exists whole in memory).
+ * Preparing it (the key table, the exact length) takes a pass over the
+ * plan too, so it is a generator as well: it yields between slices and
+ * returns the image.
  */
-export function sliceSnapshot(plan: SnapshotPlan): SlicedImage {
-  const keyIndex = keyTable(plan);
-  const length = encodedLength(plan, keyIndex);
+export function* sliceSnapshot(plan: SnapshotPlan): Generator<void, SlicedImage, void> {
+  const keyIndex = yield* keyTable(plan);
+  const length = yield* encodedLength(plan, keyIndex);
   return { length, slices: { [Symbol.iterator]: () => encodeSlices(plan, keyIndex, length) } };
 }
 
+/** Runs a generator's slices back to back; returns what it returns. */
+export function runSlices<T>(g: Generator<void, T, void>): T {
+  for (;;) {
+    const r = g.next();
+    if (r.done) return r.value;
+  }
+}
+
 export function encodeSnapshot(state: StoreState): Buffer {
-  const image = sliceSnapshot(planSnapshot(state));
+  const image = runSlices(sliceSnapshot(planSnapshot(state)));
   return Buffer.concat([...image.slices].flat(), image.length);
 }
 
@@ -275,7 +291,7 @@ export function snapshotChecksum(state: StoreState): number {
   const h = new Crc32c();
   const w = new Writer((chunk) => h.update(chunk));
   const plan = planSnapshot(state);
-  runToEnd(writeBody(plan, keyTable(plan), w));
+  runToEnd(writeBody(plan, runSlices(keyTable(plan)), w));
   w.finish();
   return h.digest();
 }

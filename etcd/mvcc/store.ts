@@ -447,8 +447,10 @@ export class MvccStore implements ReadView {
   /**
    * serialize() of the store as it is now, to be produced slice by slice:
    * writes and compactions may go on between slices without changing it.
+   * The store is captured now; the returned generator prepares the image in
+   * slices and returns it.
    */
-  imageInSlices(): SlicedImage {
+  imageInSlices(): Generator<void, SlicedImage, void> {
     this.assertNoWrite('serialize');
     return sliceSnapshot(planSnapshot(this.state));
   }

@@ -240,22 +240,27 @@ export class Applier {
   }
 
   /**
-   * serialize() of the state as it is now, to be produced slice by slice:
-   * the MVCC store (nearly all of the bytes) is encoded a slice at a time,
-   * everything else is small and captured at once, so applies between
-   * slices do not leak in. Its length is known up front, so the image can
-   * go to a file as it is produced and never be held whole.
+   * serialize() of the state as it is now, to be produced slice by slice.
+   * Everything is captured now: the small tables at once, the MVCC store
+   * (nearly all of the bytes) as a plan that later applies do not change.
+   * The returned generator prepares the image in slices and returns it; its
+   * length is then known, so it can go to a file as it is produced and
+   * never be held whole.
    */
-  imageInSlices(): SlicedImage {
+  imageInSlices(): Generator<void, SlicedImage, void> {
     const rest = this.serializeRest();
-    const store = this.store.imageInSlices();
-    const head = new BinaryWriter().uvarint(IMAGE_VERSION).uvarint(this.appliedIndex).uvarint(this.appliedTerm).uvarint(store.length).finish();
-    const slices = function* (): Generator<Buffer[], void, void> {
-      yield [IMAGE_MAGIC, head];
-      yield* store.slices;
-      yield [rest];
-    };
-    return { length: IMAGE_MAGIC.length + head.length + store.length + rest.length, slices: { [Symbol.iterator]: slices } };
+    const preparing = this.store.imageInSlices();
+    const head = new BinaryWriter().uvarint(IMAGE_VERSION).uvarint(this.appliedIndex).uvarint(this.appliedTerm);
+    return (function* () {
+      const store = yield* preparing;
+      const top = head.uvarint(store.length).finish();
+      const slices = function* (): Generator<Buffer[], void, void> {
+        yield [IMAGE_MAGIC, top];
+        yield* store.slices;
+        yield [rest];
+      };
+      return { length: IMAGE_MAGIC.length + top.length + store.length + rest.length, slices: { [Symbol.iterator]: slices } };
+    })();
   }
 
   /** Everything in the image after the store. */

@@ -63,6 +63,7 @@ import type {
 import { AuthErrors } from './auth.js';
 import type { AuthOp, InternalRequest } from './codec.js';
 import { decodeRecord, encodeRecord } from './codec.js';
+import { nextTurn } from '../util/next-turn.js';
 import { startPeriodicCompactor, startRevisionCompactor, type Compactor } from './compactor.js';
 import { computeClusterId, computeMemberId, IdGenerator, idToHex } from './ids.js';
 import { guardWatchStream } from './guarded-watch.js';
@@ -722,7 +723,11 @@ export class EtcdServer implements EtcdBackend {
     const started = performance.now();
     try {
       const meta: SnapshotMeta = { index, term: this.replicated.termOf(index), confState: this.replicated.confState() };
-      const image = this.applier.imageInSlices();
+      const preparing = this.applier.imageInSlices();
+      let step = preparing.next();
+      for (; !step.done; step = preparing.next()) await nextTurn();
+      const image = step.value;
+      if (this.stopped) return;
       // File first, then the WAL marker, then the Raft storage: the log is
       // compacted only once the snapshot that replaces it is durable. The
       // image goes to the file a slice at a time as it is encoded, so it is

@@ -27,6 +27,7 @@
 import { readdir, readFile, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { crc32 } from '../util/crc32.js';
+import { nextTurn } from '../util/next-turn.js';
 import { crc32c } from '../util/crc32c.js';
 import { SnapshotCorruptError } from './errors.js';
 import { createDurably, isErrno, writeAll, writeAllAt } from './fsutil.js';
@@ -124,8 +125,6 @@ function toImage(data: Uint8Array | readonly Uint8Array[] | SnapshotImage): Snap
   const parts = data as readonly Uint8Array[];
   return { length: parts.reduce((n, p) => n + p.length, 0), slices: [parts] };
 }
-
-const nextTurn = (): Promise<void> => new Promise<void>((resolve) => setImmediate(resolve));
 
 export class SnapshotStore {
   constructor(readonly dir: string) {}

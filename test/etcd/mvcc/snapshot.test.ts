@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { crc32 } from '../../../etcd/util/crc32.js';
 import { crc32c } from '../../../etcd/util/crc32c.js';
-import { SnapshotFormatError } from '../../../etcd/mvcc/snapshot.js';
+import { runSlices, SnapshotFormatError } from '../../../etcd/mvcc/snapshot.js';
 import { MvccStore } from '../../../etcd/mvcc/store.js';
 import { applyDeleteRange, applyPut, applyTxn } from '../../../etcd/mvcc/txn.js';
 import { stepArb } from './arbitraries.js';
@@ -164,21 +164,31 @@ describe('snapshot in slices', () => {
     // Enough records for several slices (a slice is 20 000 keys or records).
     for (let i = 0; i < 30_000; i++) applyPut(s, putReq(`k${i % 25_000}`, `v${i}`), LEASES);
     const expected = s.serialize();
-    let pauses = 0;
     let n = 0;
-    const sliced = s.imageInSlices();
+    // Meanwhile: new keys, overwrites, deletes and a compaction.
+    const meddle = (): void => {
+      for (let i = 0; i < 500; i++) applyPut(s, putReq(`k${n++}`, `later${n}`), LEASES);
+      applyDeleteRange(s, delReq('k1'));
+      s.compact(s.currentRevision - 10);
+    };
+    const preparing = s.imageInSlices();
+    let step = preparing.next();
+    let preparePauses = 0;
+    for (; !step.done; step = preparing.next()) {
+      preparePauses++;
+      meddle();
+    }
+    const sliced = step.value;
+    let pauses = 0;
     const chunks: Buffer[] = [];
     for (const slice of sliced.slices) {
       chunks.push(...slice);
       pauses++;
-      // Meanwhile: new keys, overwrites, deletes and a compaction.
-      for (let i = 0; i < 500; i++) applyPut(s, putReq(`k${n++}`, `later${n}`), LEASES);
-      applyDeleteRange(s, delReq('k1'));
-      s.compact(s.currentRevision - 10);
+      meddle();
     }
     const image = Buffer.concat(chunks);
     expect(sliced.length).toBe(image.length);
-    expect(pauses).toBeGreaterThan(1);
+    expect([preparePauses, pauses].every((p) => p > 1)).toBe(true);
     expect(image.equals(expected)).toBe(true);
     expect(MvccStore.deserialize(image).serialize().equals(expected)).toBe(true);
     expect(s.serialize().equals(expected)).toBe(false);
@@ -193,7 +203,7 @@ describe('snapshot in slices', () => {
       applyPut(s, putReq(`key-${i}`, large ? `L${i}`.padEnd(6000, '.') : `small-${i}`.padEnd(400, '-')), LEASES);
     }
     const expected = s.serialize();
-    const sliced = s.imageInSlices();
+    const sliced = runSlices(s.imageInSlices());
     const chunks = [...sliced.slices].flat();
     expect(Buffer.concat(chunks).equals(expected)).toBe(true);
     expect(sliced.length).toBe(expected.length);
