@@ -69,8 +69,10 @@ class Writer {
     if (this.pos + n <= this.buf.length) return;
     if (this.sink) {
       this.flush();
-      if (this.owned) this.buf = Buffer.allocUnsafe(Math.max(OWNED_CHUNK, n));
-      this.pos = this.start = 0;
+      if (this.owned) {
+        this.buf = Buffer.allocUnsafe(Math.max(OWNED_CHUNK, n));
+        this.pos = this.start = 0;
+      }
       if (n <= this.buf.length) return;
     }
     const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
@@ -221,10 +223,6 @@ function* writeBody(plan: SnapshotPlan, keyIndex: Map<KeyEntry, number>, w: Writ
   }
 }
 
-function runToEnd(g: Generator<void, void, void>): void {
-  for (let r = g.next(); !r.done; r = g.next());
-}
-
 /** An encoding whose length is known before any of it is produced, handed out slice by slice. */
 export interface SlicedImage {
   readonly length: number;
@@ -291,7 +289,7 @@ export function snapshotChecksum(state: StoreState): number {
   const h = new Crc32c();
   const w = new Writer((chunk) => h.update(chunk));
   const plan = planSnapshot(state);
-  runToEnd(writeBody(plan, runSlices(keyTable(plan)), w));
+  runSlices(writeBody(plan, runSlices(keyTable(plan)), w));
   w.finish();
   return h.digest();
 }
