@@ -36,6 +36,7 @@
 //   advance(). Inputs between ready() and advance() are allowed; their
 //   effects go into the next Ready.
 
+import { coalesceMessages } from './coalesce.js';
 import type { ConfChange } from './confchange.js';
 import { Raft, type RaftConfig } from './raft.js';
 import {
@@ -167,7 +168,7 @@ export class RawNode {
     const rd: Ready = {
       entries: r.log.unstable.entries.slice(),
       committedEntries: r.log.nextCommittedEnts(),
-      messages: r.msgs,
+      messages: coalesceMessages(r.msgs, r.maxSizePerMsg),
       readStates: r.readStates,
       mustSync: false,
     };

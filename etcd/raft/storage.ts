@@ -35,7 +35,7 @@ export interface RaftStorage {
   snapshot(): Snapshot;
 }
 
-export function entrySize(e: Entry): number {
+export function entrySize(e: { data: Uint8Array }): number {
   return e.data.byteLength + 16;
 }
 
