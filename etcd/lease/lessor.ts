@@ -122,6 +122,9 @@ export class Lessor {
    */
   applyEvents(events: readonly MvccEvent[]): void {
     for (const ev of events) {
+      // With no key attached to any lease, only a put with a lease changes
+      // anything: the common case costs no map key per write.
+      if (this.keyLease.size === 0 && (ev.type !== 'PUT' || ev.kv.lease === 0n)) continue;
       const k = mapKey(ev.kv.key);
       const old = this.keyLease.get(k) ?? ev.prevKv?.lease ?? 0n;
       const next = ev.type === 'PUT' ? ev.kv.lease : 0n;

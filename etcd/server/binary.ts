@@ -138,6 +138,19 @@ export class BinaryReader {
     return b;
   }
 
+  /**
+   * Like bytes(), without the copy: a view into the input. Only for values
+   * that are copied or dropped before the input is: a retained view keeps
+   * the whole input buffer alive.
+   */
+  view(): Buffer {
+    const n = this.uvarint();
+    this.need(n);
+    const b = this.buf.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return b;
+  }
+
   string(): string {
     return this.bytes().toString('utf8');
   }

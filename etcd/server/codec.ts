@@ -132,8 +132,10 @@ function writePut(w: BinaryWriter, p: PutRequest): void {
   w.bytes(p.key).bytes(p.value).int64(p.lease).bool(p.prevKv).bool(p.ignoreValue).bool(p.ignoreLease);
 }
 
+// Applying a put copies its key and value into memory of the store's own
+// (ownedCopy), so decoding them as views spares a second copy per write.
 function readPut(r: BinaryReader): PutRequest {
-  return { key: r.bytes(), value: r.bytes(), lease: r.int64(), prevKv: r.bool(), ignoreValue: r.bool(), ignoreLease: r.bool() };
+  return { key: r.view(), value: r.view(), lease: r.int64(), prevKv: r.bool(), ignoreValue: r.bool(), ignoreLease: r.bool() };
 }
 
 function writeDelete(w: BinaryWriter, d: DeleteRangeRequest): void {
