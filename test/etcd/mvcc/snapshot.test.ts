@@ -194,6 +194,21 @@ describe('snapshot in slices', () => {
     expect(s.serialize().equals(expected)).toBe(false);
   });
 
+  it('cuts the encoding into slices of about a megabyte, however few the records', () => {
+    // 6000 values of 1 KiB: far below the record count per slice, so only
+    // the byte bound can keep each slice (a stall of the event loop) short.
+    const s = new MvccStore();
+    for (let i = 0; i < 6000; i++) applyPut(s, putReq(`k-${i}`, 'v'.repeat(1024)), LEASES);
+    const expected = s.serialize();
+    const sliced = runSlices(s.imageInSlices());
+    const sizes = [...sliced.slices].map((slice) => slice.reduce((n, c) => n + c.length, 0));
+    expect(sizes.reduce((a, n) => a + n, 0)).toBe(expected.length);
+    // A slice encodes about 1 MiB; it hands out the 1 MiB chunks it completed, so at most two.
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(2 << 20);
+    expect(sizes.filter((n) => n > 0).length).toBeGreaterThanOrEqual(Math.floor(expected.length / (2 << 20)));
+    expect(sizes.length).toBeGreaterThanOrEqual(5);
+  });
+
   it('keeps large values as their own chunks and packs the rest into few large ones', () => {
     const s = new MvccStore();
     let big = 0;
