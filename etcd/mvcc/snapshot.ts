@@ -57,6 +57,9 @@ class Writer {
   private before = 0;
   /** Where the part not yet given to the sink starts. */
   private start = 0;
+  /** Owning sink: full buffers whose chunks the caller may still hold, and buffers it has released. */
+  private retired: Buffer[] = [];
+  private readonly spare: Buffer[] = [];
 
   constructor(
     private readonly sink?: (chunk: Buffer) => void,
@@ -73,7 +76,9 @@ class Writer {
       this.flush();
       if (this.owned) {
         this.before += this.pos;
-        this.buf = Buffer.allocUnsafe(Math.max(OWNED_CHUNK, n));
+        this.retired.push(this.buf);
+        const spare = n <= OWNED_CHUNK ? this.spare.pop() : undefined;
+        this.buf = spare ?? Buffer.allocUnsafe(Math.max(OWNED_CHUNK, n));
         this.pos = this.start = 0;
       }
       if (n <= this.buf.length) return;
@@ -91,6 +96,18 @@ class Writer {
       this.before += this.pos;
       this.pos = this.start = 0;
     }
+  }
+
+  /**
+   * Owning sink: the caller is done with every chunk handed out so far (it
+   * has written them), so the full buffers they came from may be filled
+   * again. Without this a 180 MB image allocated 180 buffers of 1 MiB, and
+   * that much new external memory pushed V8 into extra full collections of
+   * a large heap at every snapshot.
+   */
+  release(): void {
+    for (const b of this.retired) if (b.length === OWNED_CHUNK) this.spare.push(b);
+    this.retired = [];
   }
 
   /** Bytes written so far, passed-through values included. */
@@ -253,7 +270,12 @@ function* writeBody(plan: SnapshotPlan, keyIndex: Map<KeyEntry, number>, w: Writ
 /** An encoding whose length is known before any of it is produced, handed out slice by slice. */
 export interface SlicedImage {
   readonly length: number;
-  /** Each step encodes a few milliseconds' worth and yields the chunks it completed; in order, they are the image. */
+  /**
+   * Each step encodes about a millisecond's worth and yields the chunks it
+   * completed; in order, they are the image. A slice's chunks are valid only
+   * until the next slice is asked for (their memory is reused): copy them to
+   * keep them.
+   */
   readonly slices: Iterable<Buffer[]>;
 }
 
@@ -261,8 +283,9 @@ function* encodeSlices(plan: SnapshotPlan, keyIndex: Map<KeyEntry, number>, leng
   let pending: Buffer[] = [];
   let produced = 0;
   const crc = new Crc32();
-  // Owned chunks: each one is handed out and may be written out later,
-  // while the writer goes on in a fresh part of its buffer.
+  // Owned chunks: each one is handed out and written out before the next
+  // slice is asked for, while the writer goes on in a fresh part of its
+  // buffer; full buffers are filled again once their slice is consumed.
   const w = new Writer((chunk) => {
     crc.update(chunk);
     produced += chunk.length;
@@ -273,6 +296,8 @@ function* encodeSlices(plan: SnapshotPlan, keyIndex: Map<KeyEntry, number>, leng
   // same, since the consumer's pause between slices is the point.
   for (let r = body.next(); !r.done; r = body.next()) {
     yield pending;
+    // Asking for the next slice means the last one was consumed.
+    w.release();
     pending = [];
   }
   w.finish();
@@ -308,7 +333,10 @@ export function runSlices<T>(g: Generator<void, T, void>): T {
 
 export function encodeSnapshot(state: StoreState): Buffer {
   const image = runSlices(sliceSnapshot(planSnapshot(state)));
-  return Buffer.concat([...image.slices].flat(), image.length);
+  const out = Buffer.allocUnsafe(image.length);
+  let at = 0;
+  for (const slice of image.slices) for (const c of slice) at += c.copy(out, at);
+  return out;
 }
 
 /** CRC-32C of the snapshot body, computed without materialising it. */

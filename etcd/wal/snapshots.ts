@@ -113,7 +113,11 @@ export function decodeSnapshotFile(buf: Buffer): { meta: SnapshotMeta; data: Uin
   return { meta, data };
 }
 
-/** An image whose length is known up front, produced as a sequence of slices (each a list of parts). */
+/**
+ * An image whose length is known up front, produced as a sequence of slices
+ * (each a list of parts). A slice's parts may be reused by the producer once
+ * the next slice is asked for, so each is written before moving on.
+ */
 export interface SnapshotImage {
   readonly length: number;
   readonly slices: Iterable<readonly Uint8Array[]>;
