@@ -12,8 +12,9 @@
 // per-destination order is kept):
 // - an append that continues the previous append (its index is where that
 //   one's entries end, with the same term there): one append with both
-//   entries and the later commit. The leader's in-flight window counted two
-//   appends; the single acknowledgement frees both (Inflights.freeLE).
+//   entries and the commit the pair would have given. The leader's
+//   in-flight window counted two appends; the single acknowledgement frees
+//   both (Inflights.freeLE).
 // - a successful append acknowledgement after another in the same term: one
 //   acknowledgement of the higher index, which implies the lower.
 // - proposals of normal entries: one proposal with all the entries, in order
@@ -66,8 +67,11 @@ function merge(prev: { m: Message; bytes: number }, m: Message, maxBytes: number
       if (m.index !== a.index + a.entries.length || m.logTerm !== lastTerm(a)) return false;
       const bytes = dataBytes(m.entries);
       if (a.entries.length > 0 && m.entries.length > 0 && prev.bytes + bytes > maxBytes) return false;
+      // The commit a follower takes from the pair: from each, the commit
+      // capped at that append's last entry. A leader's commit only grows,
+      // so this is m.commit; it is exact for any pair all the same.
+      a.commit = Math.max(Math.min(a.commit, a.index + a.entries.length), m.commit);
       if (m.entries.length > 0) a.entries = a.entries.length === 0 ? m.entries : a.entries.concat(m.entries);
-      a.commit = Math.max(a.commit, m.commit);
       prev.bytes += bytes;
       return true;
     }

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { coalesceMessages } from '../../../etcd/raft/coalesce.js';
 import type { Entry, Message, MsgApp, MsgAppResp, MsgProp } from '../../../etcd/raft/types.js';
@@ -110,5 +111,66 @@ describe('a burst of proposals in one Ready', () => {
     expect(props[0]!.entries).toHaveLength(10);
     c.tickAll(2);
     for (const n of c.nodes.values()) expect(n.values()).toEqual(Array.from({ length: 10 }, (_, k) => `f${k}`));
+  });
+});
+
+/** A follower's log and commit, as far as appends from one leader change them. */
+interface FollowerModel {
+  terms: number[]; // terms[i - 1] is the term of entry i
+  commit: number;
+}
+
+function deliver(f: FollowerModel, m: MsgApp): void {
+  if (m.index > f.terms.length) return; // a gap: rejected
+  if (m.index > 0 && f.terms[m.index - 1] !== m.logTerm) return;
+  for (const e of m.entries) {
+    if (f.terms[e.index - 1] !== e.term) f.terms.length = e.index - 1;
+    f.terms[e.index - 1] = e.term;
+  }
+  f.commit = Math.max(f.commit, Math.min(m.commit, m.index + m.entries.length));
+}
+
+describe('coalesceMessages, any interleaving of one leader\'s appends', () => {
+  it('leaves every follower with the same log and commit, keeps other messages in order, and bounds sizes', () => {
+    const step = fc.record({
+      to: fc.integer({ min: 2, max: 3 }),
+      kind: fc.constantFrom('app', 'app', 'app', 'heartbeat'),
+      from: fc.integer({ min: 0, max: 30 }),
+      len: fc.integer({ min: 0, max: 4 }),
+      commit: fc.integer({ min: 0, max: 30 }),
+    });
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 30, maxLength: 30 }), fc.array(step, { maxLength: 25 }), fc.integer({ min: 20, max: 200 }), (rawTerms, steps, maxBytes) => {
+        // The leader's log: terms never decrease.
+        const terms = rawTerms.map((_, i) => Math.max(...rawTerms.slice(0, i + 1)));
+        const entry = (i: number): Entry => ({ index: i, term: terms[i - 1]!, type: 'normal', data: Buffer.alloc(i % 3, i) });
+        const msgs: Message[] = steps.map((st) => {
+          const to = id(st.to);
+          if (st.kind === 'heartbeat') return { type: 'heartbeat', from: A, to, term: 3, commit: st.commit, readRound: 0 };
+          const index = Math.min(st.from, 29);
+          const entries = Array.from({ length: Math.min(st.len, 30 - index) }, (_, k) => entry(index + 1 + k));
+          return app(to, index, index === 0 ? 0 : terms[index - 1]!, entries, st.commit, 3);
+        });
+        const copy = (ms: Message[]): Message[] => ms.map((m) => (m.type === 'app' ? { ...m, entries: [...m.entries] } : { ...m }));
+        const out = coalesceMessages(copy(msgs), maxBytes);
+        for (const to of [B, C]) {
+          const before: FollowerModel = { terms: [1, 1], commit: 0 };
+          const after: FollowerModel = { terms: [1, 1], commit: 0 };
+          for (const m of msgs) if (m.to === to && m.type === 'app') deliver(before, m);
+          for (const m of out) if (m.to === to && m.type === 'app') deliver(after, m);
+          expect(after).toEqual(before);
+          const kinds = (ms: Message[]) => ms.filter((m) => m.to === to && m.type !== 'app').map((m) => JSON.stringify(m));
+          expect(kinds(out)).toEqual(kinds(msgs));
+        }
+        for (const m of out) {
+          if (m.type !== 'app' || m.entries.length < 2) continue;
+          const original = msgs.some((o) => o.type === 'app' && o.to === m.to && o.index === m.index && o.entries.length === m.entries.length);
+          // Entries were added to this append by merging: it stays within the bound.
+          if (!original) expect(m.entries.reduce((n, e) => n + e.data.byteLength + 16, 0)).toBeLessThanOrEqual(maxBytes);
+        }
+        expect(out.length).toBeLessThanOrEqual(msgs.length);
+      }),
+      { numRuns: 500 },
+    );
   });
 });
