@@ -224,30 +224,30 @@ function* encodedLength(plan: SnapshotPlan, keyIndex: Map<KeyEntry, number>): Ge
   return n + 4;
 }
 
-/** Encodes the plan; yields every RECORDS_PER_SLICE keys or records so a caller can spread the work out. */
+/** Encodes the plan; yields every RECORDS_PER_SLICE keys or records, or BYTES_PER_SLICE bytes, so a caller can spread the work out. */
 function* writeBody(plan: SnapshotPlan, keyIndex: Map<KeyEntry, number>, w: Writer): Generator<void, void, void> {
   w.bytes(MAGIC);
   w.u8(SNAPSHOT_FORMAT_VERSION);
   w.uvarint(plan.currentRev);
   w.uvarint(plan.compactMainRev + 1);
-  w.uvarint(plan.keys.length);
   let n = 0;
   let sliceEnd = w.written + BYTES_PER_SLICE;
+  /** Counts one key or record; true when this slice is full and the next starts. */
+  const sliceFull = (): boolean => {
+    if (++n % RECORDS_PER_SLICE !== 0 && w.written < sliceEnd) return false;
+    sliceEnd = w.written + BYTES_PER_SLICE;
+    return true;
+  };
+  w.uvarint(plan.keys.length);
   for (const [key] of plan.keys) {
     w.uvarint(key.length);
     w.bytes(key);
-    if (++n % RECORDS_PER_SLICE === 0 || w.written >= sliceEnd) {
-      yield;
-      sliceEnd = w.written + BYTES_PER_SLICE;
-    }
+    if (sliceFull()) yield;
   }
   w.uvarint(plan.log.length);
   let prevMain = 0;
   for (const rec of plan.log) {
-    if (++n % RECORDS_PER_SLICE === 0 || w.written >= sliceEnd) {
-      yield;
-      sliceEnd = w.written + BYTES_PER_SLICE;
-    }
+    if (sliceFull()) yield;
     const kv = rec.kv;
     w.uvarint(keyIndex.get(rec.entry)!);
     w.uvarint(kv.modRevision - prevMain);
