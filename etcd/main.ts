@@ -8,6 +8,7 @@ import { createLessorFactory } from './server/lessor-adapter.js';
 import { createLogger, type Logger } from './server/logger.js';
 import { createPeerTransport, dialOverridesById, discoverJoin } from './server/peer-adapter.js';
 import { EtcdServer } from './server/server.js';
+import { tuneHeapGrowth } from './util/heap-growth.js';
 import { DataDirLockedError, SnapshotCorruptError, WalCorruptError } from './wal/errors.js';
 
 /** Stop accepting, drain, sync, release: all within this budget, then exit regardless. */
@@ -25,6 +26,7 @@ export async function main(argv: string[]): Promise<void> {
     process.exit(outcome.exitCode);
   }
   const config = outcome.config;
+  const heapGrowingPercent = tuneHeapGrowth();
   const log = createLogger({ level: config.logLevel, caller: 'etcdmain/etcd.go' });
   log.info('Running: ', { args: ['faultline-etcd', ...argv] });
   for (const w of outcome.warnings) log.warn(w);
@@ -45,6 +47,7 @@ export async function main(argv: string[]): Promise<void> {
     'max-txn-ops': config.maxTxnOps,
     'auto-compaction-mode': config.autoCompactionMode,
     'auto-compaction-retention': config.autoCompactionRetention,
+    'heap-growing-percent': heapGrowingPercent ?? 'set by the operator',
   });
   if (config.unsafeNoFsync) log.warn('--unsafe-no-fsync is accepted but the WAL still fsyncs');
 
