@@ -40,10 +40,12 @@ interface Split<V> {
   right: Node<V>;
 }
 
-/** The tree's form of a key. */
-function str(key: Buffer): string {
+/** The index's form of a key. A caller that looks a key up and then inserts it can convert it once and pass it to both. */
+export function indexKey(key: Buffer): string {
   return key.toString('latin1');
 }
+
+const str = indexKey;
 
 /** Number of entries in `keys` that are <= key. */
 function upperBound(keys: string[], key: string): number {
@@ -82,13 +84,16 @@ export class OrderedIndex<V> {
     return this.count;
   }
 
-  get(key: Buffer): V | undefined {
-    return this.exact.get(str(key));
+  /** `k`, when given, must be indexKey(key). */
+  get(key: Buffer, k: string = str(key)): V | undefined {
+    return this.exact.get(k);
   }
 
-  /** Inserts or replaces. The index keeps a reference to `key`: callers must not mutate it afterwards. */
-  set(key: Buffer, value: V): void {
-    const k = str(key);
+  /**
+   * Inserts or replaces. The index keeps a reference to `key`: callers must
+   * not mutate it afterwards. `k`, when given, must be indexKey(key).
+   */
+  set(key: Buffer, value: V, k: string = str(key)): void {
     this.exact.set(k, value);
     const split = this.insertInto(this.root, k, key, value);
     if (split) {

@@ -49,7 +49,7 @@ import type { HashKVResult, KeyValue, LeaseId, MvccEvent, RangeRequest, RangeRes
 import { EMPTY } from '../types.js';
 import { hashBackendEntry, KEY_BUCKET_NAME } from './backend-encoding.js';
 import { Crc32c } from '../util/crc32c.js';
-import { OrderedIndex } from './ordered-index.js';
+import { OrderedIndex, indexKey } from './ordered-index.js';
 import type { RawRangeOptions, RawRangeResult, ReadView } from './range.js';
 import { executeRange, indexEnd } from './range.js';
 import { decodeSnapshot, encodeSnapshot, planSnapshot, sliceSnapshot, snapshotChecksum, type SlicedImage } from './snapshot.js';
@@ -159,10 +159,12 @@ export class WriteTxn implements ReadView {
     if (key.length === 0) throw Errors.emptyKey();
     const state = this.state;
     const main = this.beginRevision + 1;
-    let entry = state.index.get(key);
+    // One string form of the key for the lookup and, for a new key, the insert.
+    const k = indexKey(key);
+    let entry = state.index.get(key, k);
     if (entry === undefined) {
       entry = { key: ownedCopy(key), revs: [] };
-      state.index.set(entry.key, entry);
+      state.index.set(entry.key, entry, k);
       this.createdEntries.push(entry);
     }
     const prev = latest(entry);
