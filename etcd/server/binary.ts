@@ -3,21 +3,38 @@
 // for log entries and state-machine images, where the same value must always
 // produce the same bytes (replicas compare hashes of what they applied).
 
+/**
+ * Writes into one growing buffer: no allocation per field, one copy of each
+ * byte string. Every write of a put proposal goes through here, so the old
+ * list of per-field Buffers (then concatenated) was garbage on the hot path.
+ */
 export class BinaryWriter {
-  private chunks: Buffer[] = [];
-  private scratch = Buffer.alloc(16);
+  private buf: Buffer;
+  private len = 0;
+
+  /** sizeHint: the expected encoded size; a good guess means the buffer never grows. */
+  constructor(sizeHint = 64) {
+    this.buf = Buffer.allocUnsafe(Math.max(16, sizeHint));
+  }
+
+  private room(n: number): void {
+    if (this.len + n <= this.buf.length) return;
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.len + n));
+    this.buf.copy(next, 0, 0, this.len);
+    this.buf = next;
+  }
 
   /** Non-negative integer ≤ 2^53. */
   uvarint(n: number): this {
     if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`uvarint out of range: ${n}`);
-    let i = 0;
+    this.room(8);
+    const buf = this.buf;
     let v = n;
     while (v >= 0x80) {
-      this.scratch[i++] = (v % 0x80) | 0x80;
+      buf[this.len++] = (v % 0x80) | 0x80;
       v = Math.floor(v / 0x80);
     }
-    this.scratch[i++] = v;
-    this.chunks.push(Buffer.from(this.scratch.subarray(0, i)));
+    buf[this.len++] = v;
     return this;
   }
 
@@ -28,7 +45,8 @@ export class BinaryWriter {
   }
 
   u8(n: number): this {
-    this.chunks.push(Buffer.from([n & 0xff]));
+    this.room(1);
+    this.buf[this.len++] = n & 0xff;
     return this;
   }
 
@@ -38,15 +56,17 @@ export class BinaryWriter {
 
   /** 64-bit two's complement, big-endian (lease IDs are int64, member IDs uint64: both fit). */
   int64(v: bigint): this {
-    const b = Buffer.alloc(8);
-    b.writeBigUInt64BE(BigInt.asUintN(64, v));
-    this.chunks.push(b);
+    this.room(8);
+    this.buf.writeBigUInt64BE(BigInt.asUintN(64, v), this.len);
+    this.len += 8;
     return this;
   }
 
-  bytes(b: Buffer): this {
+  bytes(b: Uint8Array): this {
     this.uvarint(b.length);
-    this.chunks.push(Buffer.from(b));
+    this.room(b.length);
+    this.buf.set(b, this.len);
+    this.len += b.length;
     return this;
   }
 
@@ -60,8 +80,15 @@ export class BinaryWriter {
     return this;
   }
 
+  /**
+   * The bytes written so far. Later writes never change them. They share the
+   * writer's buffer unless most of it would be wasted (a bad size hint), in
+   * which case they are copied out so the slack is not kept alive with them.
+   */
   finish(): Buffer {
-    return Buffer.concat(this.chunks);
+    const slack = this.buf.length - this.len;
+    if (slack > 4096 && slack > this.len) return Buffer.from(this.buf.subarray(0, this.len));
+    return this.buf.subarray(0, this.len);
   }
 }
 

@@ -236,10 +236,14 @@ export function readMember(r: BinaryReader): Member {
 
 export { writeMember };
 
+/** Bytes a record's body needs beyond its keys and values, with room to spare. */
+const RECORD_OVERHEAD_HINT = 48;
+
 export function encodeRecord(rec: LogRecord): Buffer {
-  const w = new BinaryWriter();
-  w.u8(FORMAT_VERSION).int64(rec.requestId);
   const req = rec.request;
+  // A put, the common record, is sized exactly enough that the writer never grows.
+  const w = new BinaryWriter(req.op === 'put' ? req.put.key.length + req.put.value.length + RECORD_OVERHEAD_HINT : 256);
+  w.u8(FORMAT_VERSION).int64(rec.requestId);
   w.u8(choiceIndex(OPS, req.op));
   switch (req.op) {
     case 'noop':
