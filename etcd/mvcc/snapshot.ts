@@ -26,7 +26,8 @@ import { Crc32, crc32 } from '../util/crc32.js';
 import { Crc32c, crc32c } from '../util/crc32c.js';
 import { OrderedIndex } from './ordered-index.js';
 import type { KeyEntry, RevisionRecord, StoreState } from './state.js';
-import { latest, ownedCopy, recordCost } from './state.js';
+import { ByteSlabs } from './slab.js';
+import { latest, recordCost } from './state.js';
 
 const MAGIC = Buffer.from('FLMV');
 export const SNAPSHOT_FORMAT_VERSION = 2;
@@ -354,6 +355,7 @@ class Reader {
   constructor(
     private readonly buf: Buffer,
     private readonly end: number,
+    private readonly slabs: ByteSlabs,
   ) {}
 
   get remaining(): number {
@@ -388,10 +390,10 @@ class Reader {
     return v;
   }
 
-  /** A private copy, so the store does not pin the snapshot buffer. */
+  /** A copy in the store's slabs, so the store does not pin the snapshot buffer. */
   bytes(n: number): Buffer {
     if (n > this.remaining) throw new SnapshotFormatError('truncated');
-    const b = ownedCopy(this.buf.subarray(this.pos, this.pos + n));
+    const b = this.slabs.copy(this.buf.subarray(this.pos, this.pos + n));
     this.pos += n;
     return b;
   }
@@ -411,7 +413,8 @@ export function decodeSnapshot(buf: Buffer): StoreState {
   const checksum = version === 1 ? crc32c : crc32;
   if (checksum(buf.subarray(0, bodyEnd)) !== buf.readUInt32BE(bodyEnd)) fail('checksum mismatch (corrupt snapshot)');
 
-  const r = new Reader(buf, bodyEnd);
+  const slabs = new ByteSlabs();
+  const r = new Reader(buf, bodyEnd, slabs);
   r.pos = MAGIC.length + 1;
   const currentRev = r.uvarint('current revision');
   const compactMainRev = r.uvarint('compact revision') - 1;
@@ -493,5 +496,5 @@ export function decodeSnapshot(buf: Buffer): StoreState {
   }
   const index = new OrderedIndex<KeyEntry>();
   index.bulkLoad(keys, entries);
-  return { index, log, currentRev, compactMainRev, retainedBytes, liveBytes, liveKeys, writeActive: false };
+  return { index, slabs, log, currentRev, compactMainRev, retainedBytes, liveBytes, liveKeys, writeActive: false };
 }

@@ -9,37 +9,33 @@
 
 import type { KeyValue } from '../types.js';
 import type { OrderedIndex } from './ordered-index.js';
-
-/**
- * A copy of `b` in memory of its own. Keys and values live as long as their
- * revisions are retained; a copy that shared Node's 8 KiB buffer pool would
- * keep its whole slab (and every neighbour's bytes) alive with it, which made
- * a store of 20 MB hold 200 MB of slabs.
- */
-export function ownedCopy(b: Uint8Array): Buffer {
-  const out = Buffer.allocUnsafeSlow(b.length);
-  out.set(b);
-  return out;
-}
+import type { ByteSlabs } from './slab.js';
 
 export interface RevisionRecord {
   /** Position inside its main revision (etcd's sub revision). The main revision is kv.modRevision. */
   readonly sub: number;
   readonly tombstone: boolean;
-  /** For a tombstone: key and modRevision only, exactly a DELETE event's kv. */
-  readonly kv: KeyValue;
+  /**
+   * For a tombstone: key and modRevision only, exactly a DELETE event's kv.
+   * Replaced only by compaction moving the key or value to another slab
+   * (same content, see slab.ts).
+   */
+  kv: KeyValue;
   /** The key's live value just before this change, when it had one and that history is retained. */
   prevKv: KeyValue | undefined;
   readonly entry: KeyEntry;
 }
 
 export interface KeyEntry {
-  readonly key: Buffer;
+  /** Replaced only by compaction moving it to another slab (same bytes). */
+  key: Buffer;
   revs: RevisionRecord[];
 }
 
 export interface StoreState {
   index: OrderedIndex<KeyEntry>;
+  /** Where keys and values are copied to. */
+  slabs: ByteSlabs;
   log: RevisionRecord[];
   currentRev: number;
   /** etcd's compactMainRev: -1 until the first compaction. */

@@ -54,7 +54,8 @@ import type { RawRangeOptions, RawRangeResult, ReadView } from './range.js';
 import { executeRange, indexEnd } from './range.js';
 import { decodeSnapshot, encodeSnapshot, planSnapshot, sliceSnapshot, snapshotChecksum, type SlicedImage } from './snapshot.js';
 import type { KeyEntry, RevisionRecord, StoreState } from './state.js';
-import { latest, newestAtOrBelow, ownedCopy, recordCost, visibleAt } from './state.js';
+import { ByteSlabs } from './slab.js';
+import { latest, newestAtOrBelow, recordCost, visibleAt } from './state.js';
 
 export interface WriteResult {
   /** The store revision after the txn (unchanged when nothing changed). */
@@ -98,9 +99,10 @@ function rangeKeysAt(state: StoreState, curRev: number, key: Buffer, end: Buffer
   return { kvs, count, rev: curRev };
 }
 
-function emptyState(): StoreState {
+function emptyState(slabBytes?: number): StoreState {
   return {
     index: new OrderedIndex<KeyEntry>(),
+    slabs: new ByteSlabs(slabBytes),
     log: [],
     currentRev: 1,
     compactMainRev: -1,
@@ -109,6 +111,44 @@ function emptyState(): StoreState {
     liveKeys: 0,
     writeActive: false,
   };
+}
+
+/**
+ * After a compaction: copies the keys and values that sit in slabs less than
+ * half in use into the current slab, so those slabs can be freed (see
+ * slab.ts). Content never changes; a moved record gets a new KeyValue
+ * object, and the next record's prevKv follows it. keptKeys is updated in
+ * place; returns whether any key moved (the index then needs them).
+ */
+function freeSparseSlabs(slabs: ByteSlabs, keptKeys: Buffer[], keptEntries: KeyEntry[]): boolean {
+  const census = slabs.census();
+  for (const entry of keptEntries) {
+    census.add(entry.key);
+    for (const rec of entry.revs) if (!rec.tombstone) census.add(rec.kv.value);
+  }
+  if (census.close() === 0) return false;
+  let keysMoved = false;
+  for (let i = 0; i < keptEntries.length; i++) {
+    const entry = keptEntries[i]!;
+    const moveKey = census.shouldMove(entry.key);
+    if (moveKey) {
+      entry.key = slabs.copy(entry.key);
+      keptKeys[i] = entry.key;
+      keysMoved = true;
+    }
+    let before: KeyValue | undefined;
+    let after: KeyValue | undefined;
+    for (const rec of entry.revs) {
+      const old = rec.kv;
+      // prevKv is undefined or the kv of the record before (a put's or a tombstone's predecessor).
+      if (rec.prevKv !== undefined && rec.prevKv === before) rec.prevKv = after;
+      const moveValue = !rec.tombstone && census.shouldMove(old.value);
+      if (moveKey || moveValue) rec.kv = Object.freeze({ ...old, key: entry.key, value: moveValue ? slabs.copy(old.value) : old.value });
+      before = old;
+      after = rec.kv;
+    }
+  }
+  return keysMoved;
 }
 
 /**
@@ -163,7 +203,7 @@ export class WriteTxn implements ReadView {
     const k = indexKey(key);
     let entry = state.index.get(key, k);
     if (entry === undefined) {
-      entry = { key: ownedCopy(key), revs: [] };
+      entry = { key: state.slabs.copy(key), revs: [] };
       state.index.set(entry.key, entry, k);
       this.createdEntries.push(entry);
     }
@@ -173,7 +213,7 @@ export class WriteTxn implements ReadView {
       createRevision: prev ? prev.createRevision : main,
       modRevision: main,
       version: prev ? prev.version + 1 : 1,
-      value: value.length === 0 ? EMPTY : ownedCopy(value),
+      value: value.length === 0 ? EMPTY : state.slabs.copy(value),
       lease,
     });
     const rec: RevisionRecord = { sub: this.changes.length, tombstone: false, kv, prevKv: prev, entry };
@@ -266,8 +306,9 @@ export class WriteTxn implements ReadView {
 export class MvccStore implements ReadView {
   private state: StoreState;
 
-  constructor() {
-    this.state = emptyState();
+  /** slabBytes: the size of the slabs keys and values are copied into (tests use tiny ones to exercise compaction's moves). */
+  constructor(opts: { slabBytes?: number } = {}) {
+    this.state = emptyState(opts.slabBytes);
   }
 
   get currentRevision(): number {
@@ -347,7 +388,8 @@ export class MvccStore implements ReadView {
         keptEntries.push(entry);
       }
     }
-    if (keptKeys.length !== state.index.size) state.index.bulkLoad(keptKeys, keptEntries);
+    const keysMoved = freeSparseSlabs(state.slabs, keptKeys, keptEntries);
+    if (keysMoved || keptKeys.length !== state.index.size) state.index.bulkLoad(keptKeys, keptEntries);
     // A retained record at or below rev is always the first of its key.
     state.log = state.log.filter((rec) => rec.kv.modRevision > rev || rec.entry.revs[0] === rec);
   }

@@ -133,7 +133,7 @@ function writePut(w: BinaryWriter, p: PutRequest): void {
 }
 
 // Applying a put copies its key and value into memory of the store's own
-// (ownedCopy), so decoding them as views spares a second copy per write.
+// (slab.ts), so decoding them as views spares a second copy per write.
 function readPut(r: BinaryReader): PutRequest {
   return { key: r.view(), value: r.view(), lease: r.int64(), prevKv: r.bool(), ignoreValue: r.bool(), ignoreLease: r.bool() };
 }

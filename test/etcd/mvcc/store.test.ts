@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MvccStore } from '../../../etcd/mvcc/store.js';
+import { SLAB_BYTES } from '../../../etcd/mvcc/slab.js';
 import { applyDeleteRange, applyPut, applyTxn } from '../../../etcd/mvcc/txn.js';
 import type { EventHistory } from '../../../etcd/mvcc/watch.js';
 import { prefixEnd } from '../../../etcd/types.js';
@@ -297,16 +298,19 @@ describe('eventsFrom', () => {
 });
 
 describe('memory', () => {
-  it('keeps keys and values in memory of their own, not in shared slabs or the request buffer', () => {
+  it("keeps keys and values in the store's own slabs, not in Node's buffer pool or the request buffer", () => {
     const s = new MvccStore();
     const request = Buffer.from('key-one:value-one');
     s.write((t) => t.put(request.subarray(0, 7), request.subarray(8)));
     const restored = MvccStore.deserialize(s.serialize());
+    request.fill(0);
     for (const store of [s, restored]) {
       const kv = store.range(rangeReq('key-one')).kvs[0]!;
+      expect(kv.key.toString()).toBe('key-one');
       expect(kv.value.toString()).toBe('value-one');
-      // A view of a pooled slab would report the slab's 8 KiB here, and pin it.
-      expect([kv.key.buffer.byteLength, kv.value.buffer.byteLength]).toEqual([7, 9]);
+      // Node's pool is 8 KiB and shared with short-lived buffers; a slab is the store's alone.
+      expect([kv.key.buffer.byteLength, kv.value.buffer.byteLength]).toEqual([SLAB_BYTES, SLAB_BYTES]);
+      expect(kv.value.buffer).not.toBe(request.buffer);
     }
   });
 });

@@ -1,0 +1,109 @@
+// Memory for the store's keys and values: small byte strings are copied into
+// shared 64 KiB slabs instead of each getting an ArrayBuffer of its own.
+//
+// Why: a stored value used to be one ArrayBuffer, with its malloc'd backing
+// store and the extension V8 tracks for it. Under 1000 writers the CPU spent
+// marking those, sweeping their extensions and in malloc and free was about
+// as large as all of the MVCC store's own code. A view into a slab is a
+// plain typed array over memory the slab already owns.
+//
+// The price is that a slab lives as long as any byte string in it. Values
+// die only when compaction drops their revisions (history is kept until
+// then), so compaction is where that is settled: it counts the bytes still
+// referenced in every full slab and copies the survivors of slabs less than
+// half used into the current one. After each compaction, slab memory is at
+// most twice what is referenced, plus the slab being filled.
+
+/** Size of one slab. */
+export const SLAB_BYTES = 64 * 1024;
+
+/**
+ * A copy of `b` in memory of its own. For byte strings too long for a slab,
+ * and for anything kept apart from the store's slabs.
+ */
+export function ownedCopy(b: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafeSlow(b.length);
+  out.set(b);
+  return out;
+}
+
+const NOTHING = Buffer.alloc(0);
+
+export class ByteSlabs {
+  private current: Buffer | undefined;
+  private used = 0;
+  /** Longer byte strings get memory of their own: a slab holds at least eight. */
+  private readonly maxItem: number;
+  /** Slabs opened so far; a count for tests and metrics, not a registry (slabs are freed by the GC). */
+  opened = 0;
+
+  constructor(readonly slabBytes = SLAB_BYTES) {
+    if (!Number.isInteger(slabBytes) || slabBytes < 8) throw new RangeError(`slab size must be an integer of at least 8 bytes, not ${slabBytes}`);
+    this.maxItem = Math.floor(slabBytes / 8);
+  }
+
+  /** A copy of `b` that the store may keep: in the current slab, or of its own when long. */
+  copy(b: Uint8Array): Buffer {
+    const n = b.length;
+    if (n === 0) return NOTHING;
+    if (n > this.maxItem) return ownedCopy(b);
+    let slab = this.current;
+    if (slab === undefined || this.used + n > this.slabBytes) {
+      slab = Buffer.allocUnsafeSlow(this.slabBytes);
+      this.current = slab;
+      this.used = 0;
+      this.opened++;
+    }
+    const out = slab.subarray(this.used, this.used + n);
+    out.set(b);
+    this.used += n;
+    return out;
+  }
+
+  /** The slab `b` was carved from, unless that is the one still being filled (or b has memory of its own). */
+  private fullSlabOf(b: Uint8Array): ArrayBufferLike | undefined {
+    const ab = b.buffer;
+    if (ab.byteLength !== this.slabBytes || b.length > this.maxItem) return undefined;
+    return ab === this.current?.buffer ? undefined : ab;
+  }
+
+  /** Starts counting, over every byte string the store still references, how much of each full slab is in use. */
+  census(): SlabCensus {
+    return new SlabCensus(this.slabBytes, (b) => this.fullSlabOf(b));
+  }
+}
+
+/** Bytes still referenced per full slab; then, which slabs are worth emptying. */
+export class SlabCensus {
+  private readonly inUse = new Map<ArrayBufferLike, number>();
+  private sparse: Set<ArrayBufferLike> | undefined;
+
+  constructor(
+    private readonly slabBytes: number,
+    private readonly slabOf: (b: Uint8Array) => ArrayBufferLike | undefined,
+  ) {}
+
+  /** Counts one reference to `b`. Call once per distinct byte string (shared ones once). */
+  add(b: Uint8Array): void {
+    const slab = this.slabOf(b);
+    if (slab !== undefined) this.inUse.set(slab, (this.inUse.get(slab) ?? 0) + b.length);
+  }
+
+  /**
+   * Ends the count: returns how many full slabs are less than half in use.
+   * Their byte strings should then be copied out (shouldMove) so the slabs
+   * can be freed.
+   */
+  close(): number {
+    this.sparse = new Set();
+    for (const [slab, bytes] of this.inUse) if (bytes * 2 < this.slabBytes) this.sparse.add(slab);
+    return this.sparse.size;
+  }
+
+  /** After close(): whether `b` sits in one of the slabs to empty. */
+  shouldMove(b: Uint8Array): boolean {
+    if (this.sparse === undefined) throw new Error('SlabCensus.shouldMove before close()');
+    const slab = this.slabOf(b);
+    return slab !== undefined && this.sparse.has(slab);
+  }
+}

@@ -1,0 +1,108 @@
+import { describe, expect, it } from 'vitest';
+import { ByteSlabs, SLAB_BYTES } from '../../../etcd/mvcc/slab.js';
+import { MvccStore } from '../../../etcd/mvcc/store.js';
+import type { KeyValue } from '../../../etcd/types.js';
+import { rangeReq } from './helpers.js';
+
+describe('ByteSlabs', () => {
+  it('copies short byte strings into shared slabs and long ones into memory of their own', () => {
+    const slabs = new ByteSlabs(64);
+    const src = Buffer.from('abcdefgh');
+    const a = slabs.copy(src);
+    const c = slabs.copy(src.subarray(0, 3));
+    src.fill(0);
+    expect([a.toString(), c.toString()]).toEqual(['abcdefgh', 'abc']);
+    expect(a.buffer).toBe(c.buffer);
+    expect(a.buffer.byteLength).toBe(64);
+    const long = slabs.copy(Buffer.alloc(9, 1));
+    expect(long.buffer.byteLength).toBe(9);
+    expect(slabs.copy(Buffer.alloc(0)).length).toBe(0);
+    expect(slabs.opened).toBe(1);
+  });
+
+  it('opens a new slab when the current one cannot hold the next string', () => {
+    const slabs = new ByteSlabs(16);
+    const parts = Array.from({ length: 9 }, (_, i) => slabs.copy(Buffer.from([i, i])));
+    expect(parts.map((p) => [...p])).toEqual(Array.from({ length: 9 }, (_, i) => [i, i]));
+    expect(slabs.opened).toBe(2);
+    expect(parts[7]!.buffer).toBe(parts[0]!.buffer);
+    expect(parts[8]!.buffer).not.toBe(parts[0]!.buffer);
+  });
+
+  it('marks for moving exactly what sits in full slabs less than half in use', () => {
+    const slabs = new ByteSlabs(16);
+    const first = Array.from({ length: 8 }, () => slabs.copy(Buffer.from('xy'))); // fills slab 1
+    const second = Array.from({ length: 8 }, () => slabs.copy(Buffer.from('zw'))); // fills slab 2
+    const current = slabs.copy(Buffer.from('c')); // slab 3, still being filled
+    const census = slabs.census();
+    census.add(first[0]!); // slab 1: 2 of 16 bytes in use
+    for (const s of second.slice(0, 4)) census.add(s); // slab 2: 8 of 16, not less than half
+    census.add(current);
+    expect(census.close()).toBe(1);
+    expect(census.shouldMove(first[0]!)).toBe(true);
+    expect(census.shouldMove(second[0]!)).toBe(false);
+    expect(census.shouldMove(current)).toBe(false);
+    expect(census.shouldMove(Buffer.from('own memory'))).toBe(false);
+    expect(() => slabs.census().shouldMove(current)).toThrow(/before close/);
+  });
+
+  it('refuses a slab size it cannot use', () => {
+    expect(() => new ByteSlabs(4)).toThrow(RangeError);
+    expect(() => new ByteSlabs(100.5)).toThrow(RangeError);
+  });
+});
+
+/** Distinct slabs (of the default size) that the store's newest data still references. */
+function slabsInUse(store: MvccStore, keyCount: number): number {
+  const seen = new Set<ArrayBufferLike>();
+  const kvs = store.range({ ...rangeReq('k', 'l'), limit: keyCount + 1 }).kvs;
+  expect(kvs.length).toBe(keyCount);
+  for (const kv of kvs) for (const b of [kv.key, kv.value]) if (b.buffer.byteLength === SLAB_BYTES) seen.add(b.buffer);
+  return seen.size;
+}
+
+describe('compaction and slabs', () => {
+  it('moves survivors out of mostly dead slabs, so memory follows what is live', () => {
+    const store = new MvccStore();
+    const n = 2000;
+    const key = (i: number) => Buffer.from(`k${String(i).padStart(5, '0')}`);
+    const value = (i: number, round: number) => Buffer.alloc(1000, (i + round) % 251);
+    // Round 1 puts keys and values side by side in the slabs; round 2 overwrites
+    // every value, so after compaction round 1's slabs hold only keys.
+    for (let round = 1; round <= 2; round++) {
+      for (let i = 0; i < n; i++) store.write((t) => t.put(key(i), value(i, round)));
+    }
+    const before = slabsInUse(store, n);
+    store.compact(store.currentRevision);
+    const after = slabsInUse(store, n);
+    const liveBytes = n * (6 + 1000);
+    // At most half of every full slab is dead, plus the slab being filled.
+    expect(after).toBeLessThanOrEqual(Math.ceil((2 * liveBytes) / SLAB_BYTES) + 1);
+    expect(after).toBeLessThan(before);
+    // Content is untouched, and so is each key's history.
+    const kvs: KeyValue[] = store.range({ ...rangeReq('k', 'l'), limit: n + 1 }).kvs;
+    kvs.forEach((kv, i) => {
+      expect(kv.key.equals(key(i))).toBe(true);
+      expect(kv.value.equals(value(i, 2))).toBe(true);
+      expect([kv.version, kv.createRevision]).toEqual([2, 2 + i]);
+    });
+  });
+
+  it('keeps prevKv chains pointing at the moved values', () => {
+    // Tiny slabs: keys and values (up to 4 bytes) share them, and compaction empties many.
+    const store = new MvccStore({ slabBytes: 32 });
+    const put = (k: string, v: string) => store.write((t) => t.put(Buffer.from(k), Buffer.from(v)));
+    for (let i = 0; i < 20; i++) put(`a${i % 4}`, `v${i}`);
+    const rev = store.currentRevision;
+    for (let i = 0; i < 8; i++) put(`a${i % 4}`, `w${i}`);
+    store.compact(rev);
+    const events = store.eventsFrom(rev + 1);
+    expect(events.length).toBe(8);
+    for (const ev of events) {
+      const prev = store.range({ ...rangeReq(ev.kv.key.toString()), revision: ev.kv.modRevision - 1 }).kvs[0]!;
+      expect(ev.prevKv?.value.toString()).toBe(prev.value.toString());
+      // The very record the store keeps, not a copy left behind in a slab that was emptied.
+      expect(ev.prevKv).toBe(prev);
+    }
+  });
+});
