@@ -25,10 +25,13 @@ function formatValue(v: number): string {
   return String(v);
 }
 
+/** The labels of an unlabelled sample; recognised by identity so the hot path builds no key. */
+const NO_LABELS: Labels = Object.freeze({});
+
 export class Counter {
   constructor(private readonly family: Family) {}
-  inc(by = 1, labels: Labels = {}): void {
-    const key = labelKey(labels);
+  inc(by = 1, labels: Labels = NO_LABELS): void {
+    const key = labels === NO_LABELS ? '' : labelKey(labels);
     const s = this.family.samples.get(key);
     if (s) s.value += by;
     else this.family.samples.set(key, { labels, value: by });
