@@ -9,10 +9,11 @@
 //
 // The price is that a slab lives as long as any byte string in it. Values
 // die only when compaction drops their revisions (history is kept until
-// then), so compaction is where that is settled: it counts the bytes still
-// referenced in every full slab and copies the survivors of slabs less than
-// half used into the current one. After each compaction, slab memory is at
-// most twice what is referenced, plus the slab being filled.
+// then), so that is when the store tidies up (MvccStore.tidySlabs, in
+// slices after each compaction): it counts the bytes still referenced in
+// every slab that was full when the count began and copies the survivors of
+// slabs less than half used into the current one. After a tidy-up, slab
+// memory is at most twice what is referenced, plus the slabs filled since.
 
 /** Size of one slab. */
 export const SLAB_BYTES = 64 * 1024;
@@ -34,8 +35,10 @@ export class ByteSlabs {
   private used = 0;
   /** Longer byte strings get memory of their own: a slab holds at least eight. */
   private readonly maxItem: number;
-  /** Slabs opened so far; a count for tests and metrics, not a registry (slabs are freed by the GC). */
+  /** Slabs opened so far. */
   opened = 0;
+  /** Each slab's opening number; weak, so a slab nothing refers to is still freed. */
+  private readonly seq = new WeakMap<ArrayBufferLike, number>();
 
   constructor(readonly slabBytes = SLAB_BYTES) {
     if (!Number.isInteger(slabBytes) || slabBytes < 8) throw new RangeError(`slab size must be an integer of at least 8 bytes, not ${slabBytes}`);
@@ -52,7 +55,7 @@ export class ByteSlabs {
       slab = Buffer.allocUnsafeSlow(this.slabBytes);
       this.current = slab;
       this.used = 0;
-      this.opened++;
+      this.seq.set(slab.buffer, this.opened++);
     }
     const out = slab.subarray(this.used, this.used + n);
     out.set(b);
@@ -60,16 +63,17 @@ export class ByteSlabs {
     return out;
   }
 
-  /** The slab `b` was carved from, unless that is the one still being filled (or b has memory of its own). */
-  private fullSlabOf(b: Uint8Array): ArrayBufferLike | undefined {
-    const ab = b.buffer;
-    if (ab.byteLength !== this.slabBytes || b.length > this.maxItem) return undefined;
-    return ab === this.current?.buffer ? undefined : ab;
-  }
-
-  /** Starts counting, over every byte string the store still references, how much of each full slab is in use. */
+  /**
+   * Starts counting how much of each slab is still referenced. Only slabs
+   * that are full now take part: the current one and any opened later keep
+   * filling while the count runs in slices, so their counts would be partial.
+   */
   census(): SlabCensus {
-    return new SlabCensus(this.slabBytes, (b) => this.fullSlabOf(b));
+    const before = this.opened - 1;
+    return new SlabCensus(this.slabBytes, (b) => {
+      const n = this.seq.get(b.buffer);
+      return n !== undefined && n < before ? b.buffer : undefined;
+    });
   }
 }
 

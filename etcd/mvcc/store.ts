@@ -54,7 +54,7 @@ import type { RawRangeOptions, RawRangeResult, ReadView } from './range.js';
 import { executeRange, indexEnd } from './range.js';
 import { decodeSnapshot, encodeSnapshot, planSnapshot, sliceSnapshot, snapshotChecksum, type SlicedImage } from './snapshot.js';
 import type { KeyEntry, RevisionRecord, StoreState } from './state.js';
-import { ByteSlabs } from './slab.js';
+import { ByteSlabs, type SlabCensus } from './slab.js';
 import { latest, newestAtOrBelow, recordCost, visibleAt } from './state.js';
 
 export interface WriteResult {
@@ -113,42 +113,48 @@ function emptyState(slabBytes?: number): StoreState {
   };
 }
 
+/** Entries looked at between two yields of tidySlabs: a few milliseconds of work. */
+const TIDY_ENTRIES_PER_SLICE = 4096;
+/** Bytes copied between two yields of tidySlabs. */
+const TIDY_BYTES_PER_SLICE = 512 * 1024;
 /**
- * After a compaction: copies the keys and values that sit in slabs less than
- * half in use into the current slab, so those slabs can be freed (see
- * slab.ts). Content never changes; a moved record gets a new KeyValue
- * object, and the next record's prevKv follows it. keptKeys is updated in
- * place; returns whether any key moved (the index then needs them).
+ * A compaction queues a tidy-up once this fraction of what was retained has
+ * been dropped since the last one: fewer drops cannot leave many slabs
+ * mostly empty, and the count costs a pass over every key.
  */
-function freeSparseSlabs(slabs: ByteSlabs, keptKeys: Buffer[], keptEntries: KeyEntry[]): boolean {
-  const census = slabs.census();
-  for (const entry of keptEntries) {
-    census.add(entry.key);
-    for (const rec of entry.revs) if (!rec.tombstone) census.add(rec.kv.value);
+const TIDY_AFTER_DROPPED_FRACTION = 0.25;
+
+/**
+ * Moves one entry's key and values out of the slabs the census marked
+ * (same bytes in the current slab; see slab.ts). A moved record gets a new
+ * KeyValue object, and the next record's prevKv follows it. Returns the
+ * bytes copied.
+ */
+function moveEntry(state: StoreState, entry: KeyEntry, census: SlabCensus): number {
+  let copied = 0;
+  const moveKey = census.shouldMove(entry.key);
+  if (moveKey) {
+    entry.key = state.slabs.copy(entry.key);
+    // Same bytes: the index replaces the Buffer it keeps beside the key.
+    state.index.set(entry.key, entry);
+    copied += entry.key.length;
   }
-  if (census.close() === 0) return false;
-  let keysMoved = false;
-  for (let i = 0; i < keptEntries.length; i++) {
-    const entry = keptEntries[i]!;
-    const moveKey = census.shouldMove(entry.key);
-    if (moveKey) {
-      entry.key = slabs.copy(entry.key);
-      keptKeys[i] = entry.key;
-      keysMoved = true;
+  let before: KeyValue | undefined;
+  let after: KeyValue | undefined;
+  for (const rec of entry.revs) {
+    const old = rec.kv;
+    // prevKv is undefined or the kv of the record before (a put's or a tombstone's predecessor).
+    if (rec.prevKv !== undefined && rec.prevKv === before) rec.prevKv = after;
+    const moveValue = !rec.tombstone && census.shouldMove(old.value);
+    if (moveKey || moveValue) {
+      const value = moveValue ? state.slabs.copy(old.value) : old.value;
+      if (moveValue) copied += value.length;
+      rec.kv = Object.freeze({ ...old, key: entry.key, value });
     }
-    let before: KeyValue | undefined;
-    let after: KeyValue | undefined;
-    for (const rec of entry.revs) {
-      const old = rec.kv;
-      // prevKv is undefined or the kv of the record before (a put's or a tombstone's predecessor).
-      if (rec.prevKv !== undefined && rec.prevKv === before) rec.prevKv = after;
-      const moveValue = !rec.tombstone && census.shouldMove(old.value);
-      if (moveKey || moveValue) rec.kv = Object.freeze({ ...old, key: entry.key, value: moveValue ? slabs.copy(old.value) : old.value });
-      before = old;
-      after = rec.kv;
-    }
+    before = old;
+    after = rec.kv;
   }
-  return keysMoved;
+  return copied;
 }
 
 /**
@@ -305,6 +311,13 @@ export class WriteTxn implements ReadView {
 
 export class MvccStore implements ReadView {
   private state: StoreState;
+  /** The entries the last compaction kept, until tidySlabs takes them. */
+  private tidyQueue: KeyEntry[] | undefined;
+  /** Bumped by every compaction: a tidy-up of an older epoch stops. */
+  private tidyEpoch = 0;
+  private tidyRunning = false;
+  /** Record costs dropped by compactions since the last tidy-up was queued. */
+  private droppedSinceTidy = 0;
 
   /** slabBytes: the size of the slabs keys and values are copied into (tests use tiny ones to exercise compaction's moves). */
   constructor(opts: { slabBytes?: number } = {}) {
@@ -368,6 +381,7 @@ export class MvccStore implements ReadView {
     if (rev <= state.compactMainRev) throw Errors.compacted();
     if (rev > state.currentRev) throw Errors.futureRev();
     state.compactMainRev = rev;
+    const retainedBefore = state.retainedBytes;
 
     // One pass over every key and the log, O(retained + dropped), like etcd's
     // index compaction; it runs rarely, and keeping writes O(log n) matters more.
@@ -388,10 +402,76 @@ export class MvccStore implements ReadView {
         keptEntries.push(entry);
       }
     }
-    const keysMoved = freeSparseSlabs(state.slabs, keptKeys, keptEntries);
-    if (keysMoved || keptKeys.length !== state.index.size) state.index.bulkLoad(keptKeys, keptEntries);
+    if (keptKeys.length !== state.index.size) state.index.bulkLoad(keptKeys, keptEntries);
+    // Values only die here: the slabs they leave mostly empty are tidied up later, in slices.
+    this.droppedSinceTidy += retainedBefore - state.retainedBytes;
+    const unfinished = this.tidyQueue !== undefined || this.tidyRunning;
+    this.tidyEpoch++;
+    if (unfinished || this.droppedSinceTidy >= TIDY_AFTER_DROPPED_FRACTION * (state.retainedBytes + this.droppedSinceTidy)) {
+      this.tidyQueue = keptEntries;
+      this.droppedSinceTidy = 0;
+    }
     // A retained record at or below rev is always the first of its key.
     state.log = state.log.filter((rec) => rec.kv.modRevision > rev || rec.entry.revs[0] === rec);
+  }
+
+  /** Whether a compaction left slabs to tidy up (tidySlabs). */
+  get tidyDue(): boolean {
+    return this.tidyQueue !== undefined;
+  }
+
+  /**
+   * Frees slabs that compaction left mostly empty (see slab.ts): counts what
+   * the kept entries still reference in each full slab, then copies the
+   * survivors of slabs less than half used into the current one. Nothing
+   * readable changes. Runs in slices: the caller advances the generator
+   * between other work (writes are fine in between). A later compaction
+   * ends it early and queues a new one. Returns the bytes copied.
+   */
+  *tidySlabs(): Generator<void, number, void> {
+    const entries = this.tidyQueue;
+    if (entries === undefined) return 0;
+    this.tidyQueue = undefined;
+    this.tidyRunning = true;
+    try {
+      return yield* this.tidyEntries(entries);
+    } finally {
+      this.tidyRunning = false;
+    }
+  }
+
+  private *tidyEntries(entries: KeyEntry[]): Generator<void, number, void> {
+    const epoch = this.tidyEpoch;
+    const state = this.state;
+    const census = state.slabs.census();
+    const superseded = () => this.tidyEpoch !== epoch;
+    for (let i = 0; i < entries.length; i++) {
+      if (i > 0 && i % TIDY_ENTRIES_PER_SLICE === 0) {
+        yield;
+        if (superseded()) return 0;
+      }
+      const entry = entries[i]!;
+      census.add(entry.key);
+      for (const rec of entry.revs) if (!rec.tombstone) census.add(rec.kv.value);
+    }
+    if (census.close() === 0) return 0;
+    let copied = 0;
+    let sliceBytes = 0;
+    for (let i = 0; i < entries.length; i++) {
+      if ((i > 0 && i % TIDY_ENTRIES_PER_SLICE === 0) || sliceBytes >= TIDY_BYTES_PER_SLICE) {
+        sliceBytes = 0;
+        yield;
+        if (superseded()) return copied;
+      }
+      this.assertNoWrite('tidySlabs');
+      const entry = entries[i]!;
+      // An entry a write txn created and then rolled back is no longer indexed.
+      if (state.index.get(entry.key) !== entry) continue;
+      const n = moveEntry(state, entry, census);
+      copied += n;
+      sliceBytes += n;
+    }
+    return copied;
   }
 
   /**

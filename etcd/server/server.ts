@@ -212,6 +212,7 @@ export class EtcdServer implements EtcdBackend {
   private fatalError: unknown;
   private snapshotIndex: number;
   private snapshotInFlight: Promise<void> | undefined;
+  private tidyInFlight: Promise<void> | undefined;
   /** Like bbolt's file size: grows with data, shrinks only on defragment. */
   private dbSizeHighWater = 0;
   private readonly requestTimeoutMs: number;
@@ -592,6 +593,32 @@ export class EtcdServer implements EtcdBackend {
     const size = this.applier.store.sizeBytes();
     if (size > this.dbSizeHighWater) this.dbSizeHighWater = size;
     this.releaseAppliedWaiters();
+    this.maybeTidySlabs();
+  }
+
+  /**
+   * After a compaction, frees the store's mostly empty slabs in slices
+   * between other work (a large store takes longer than a heartbeat).
+   */
+  private maybeTidySlabs(): void {
+    const store = this.applier.store;
+    if (this.tidyInFlight || this.stopped || !store.tidyDue) return;
+    this.tidyInFlight = (async () => {
+      const work = store.tidySlabs();
+      for (let step = work.next(); !step.done; step = work.next()) {
+        await nextTurn();
+        if (this.stopped || this.applier.store !== store) {
+          work.return(0);
+          return;
+        }
+      }
+    })()
+      .catch((err: unknown) => this.log.warn('failed to tidy up the store after compaction', { error: err }))
+      .finally(() => {
+        this.tidyInFlight = undefined;
+        // A compaction applied meanwhile ended this one early: start over.
+        this.maybeTidySlabs();
+      });
   }
 
   /** A membership record was applied: tell Raft (conf changes) and the transport, and stop if this member was removed. */
@@ -1375,6 +1402,11 @@ export class EtcdServer implements EtcdBackend {
   /** Resolves once every snapshot save started so far has finished. */
   async snapshotsSettled(): Promise<void> {
     while (this.snapshotInFlight) await this.snapshotInFlight;
+  }
+
+  /** Resolves once the store's slabs are tidied up after the compactions applied so far. */
+  async slabsTidied(): Promise<void> {
+    while (this.tidyInFlight) await this.tidyInFlight;
   }
 
   // ---------------------------------------------------------------- lifecycle

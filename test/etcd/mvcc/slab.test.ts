@@ -4,6 +4,13 @@ import { MvccStore } from '../../../etcd/mvcc/store.js';
 import type { KeyValue } from '../../../etcd/types.js';
 import { rangeReq } from './helpers.js';
 
+/** Runs a tidy-up to the end; returns the bytes it copied and the slices it took. */
+function tidy(store: MvccStore): { copied: number; slices: number } {
+  const work = store.tidySlabs();
+  let slices = 1;
+  for (let step = work.next(); ; step = work.next(), slices++) if (step.done) return { copied: step.value, slices };
+}
+
 describe('ByteSlabs', () => {
   it('copies short byte strings into shared slabs and long ones into memory of their own', () => {
     const slabs = new ByteSlabs(64);
@@ -62,7 +69,7 @@ function slabsInUse(store: MvccStore, keyCount: number): number {
 }
 
 describe('compaction and slabs', () => {
-  it('moves survivors out of mostly dead slabs, so memory follows what is live', () => {
+  it('tidies up after compaction: survivors leave mostly dead slabs, so memory follows what is live', () => {
     const store = new MvccStore();
     const n = 2000;
     const key = (i: number) => Buffer.from(`k${String(i).padStart(5, '0')}`);
@@ -74,6 +81,11 @@ describe('compaction and slabs', () => {
     }
     const before = slabsInUse(store, n);
     store.compact(store.currentRevision);
+    // Compaction itself only drops records; the copying happens in the tidy-up.
+    expect(slabsInUse(store, n)).toBe(before);
+    expect(store.tidyDue).toBe(true);
+    expect(tidy(store).copied).toBeGreaterThan(0);
+    expect(store.tidyDue).toBe(false);
     const after = slabsInUse(store, n);
     const liveBytes = n * (6 + 1000);
     // At most half of every full slab is dead, plus the slab being filled.
@@ -96,6 +108,7 @@ describe('compaction and slabs', () => {
     const rev = store.currentRevision;
     for (let i = 0; i < 8; i++) put(`a${i % 4}`, `w${i}`);
     store.compact(rev);
+    expect(tidy(store).copied).toBeGreaterThan(0);
     const events = store.eventsFrom(rev + 1);
     expect(events.length).toBe(8);
     for (const ev of events) {
@@ -104,5 +117,28 @@ describe('compaction and slabs', () => {
       // The very record the store keeps, not a copy left behind in a slab that was emptied.
       expect(ev.prevKv).toBe(prev);
     }
+  });
+
+  it('works in slices, lets writes in between, and gives way to a newer compaction', () => {
+    const store = new MvccStore({ slabBytes: 64 });
+    const key = (i: number) => Buffer.from(`k${String(i).padStart(6, '0')}`);
+    for (let round = 0; round < 2; round++) for (let i = 0; i < 25_000; i++) store.write((t) => t.put(key(i), Buffer.from(`${round}`)));
+    store.compact(store.currentRevision);
+    const work = store.tidySlabs();
+    expect(work.next().done).toBe(false);
+    // A write between slices is fine; the tidy-up carries on.
+    store.write((t) => t.put(key(1), Buffer.from('x')));
+    expect(work.next().done).toBe(false);
+    // A newer compaction supersedes it, and queues a fresh one.
+    store.compact(store.currentRevision);
+    let step = work.next();
+    while (!step.done) step = work.next();
+    expect(store.tidyDue).toBe(true);
+    const second = tidy(store);
+    expect(second.slices).toBeGreaterThan(2);
+    expect(store.range(rangeReq('k000001')).kvs[0]!.value.toString()).toBe('x');
+    expect(store.range(rangeReq('k024999')).kvs[0]!.value.toString()).toBe('1');
+    expect(store.tidyDue).toBe(false);
+    expect(tidy(store)).toEqual({ copied: 0, slices: 1 });
   });
 });
