@@ -12,6 +12,13 @@
 // several times faster than comparing Buffers (a native call, and a second
 // memory access for the Buffer's backing store, at every step of a descent).
 // The caller's Buffer is kept beside each key for scans.
+//
+// New keys reach the tree in sorted batches: set() only records them, and
+// they are inserted in key order once a batch is full or before anything
+// that walks the tree. Consecutive inserts in key order share their path
+// through the upper levels, which a random key's descent misses in the
+// cache: in a 260 000-key tree, batches of 1024 cut the cost of an insert
+// by about a third (docs/BENCHMARKS.md).
 
 const LEAF_MAX = 64;
 const INNER_MAX = 64;
@@ -75,13 +82,23 @@ function newLeaf<V>(): Leaf<V> {
   return { leaf: true, keys: [], bufs: [], vals: [], next: null };
 }
 
+/** New keys held back before they are inserted into the tree, in key order. */
+const DEFAULT_BATCH = 1024;
+
 export class OrderedIndex<V> {
   private root: Node<V> = newLeaf<V>();
-  private count = 0;
   private readonly exact = new Map<string, V>();
+  /** Keys in `exact` but not yet in the tree, in insertion order, with their Buffers. */
+  private pendingKeys: string[] = [];
+  private pendingBufs: Buffer[] = [];
+
+  /** batch: how many new keys are held back before they go into the tree together. */
+  constructor(private readonly batch = DEFAULT_BATCH) {
+    if (!Number.isInteger(batch) || batch < 1) throw new RangeError(`OrderedIndex batch must be a positive integer, not ${batch}`);
+  }
 
   get size(): number {
-    return this.count;
+    return this.exact.size;
   }
 
   /** `k`, when given, must be indexKey(key). */
@@ -94,7 +111,35 @@ export class OrderedIndex<V> {
    * not mutate it afterwards. `k`, when given, must be indexKey(key).
    */
   set(key: Buffer, value: V, k: string = str(key)): void {
+    const before = this.exact.size;
     this.exact.set(k, value);
+    if (this.exact.size > before) {
+      // A new key: the tree gets it with its batch.
+      this.pendingKeys.push(k);
+      this.pendingBufs.push(key);
+      if (this.pendingKeys.length >= this.batch) this.flush();
+      return;
+    }
+    // A key already present: replace the value (and Buffer) the tree holds for it.
+    this.flush();
+    this.insertTop(k, key, value);
+  }
+
+  /** Inserts the held-back new keys into the tree, in key order. */
+  private flush(): void {
+    const keys = this.pendingKeys;
+    if (keys.length === 0) return;
+    const bufs = this.pendingBufs;
+    this.pendingKeys = [];
+    this.pendingBufs = [];
+    const order = keys.map((_, i) => i);
+    order.sort((a, b) => (keys[a]! < keys[b]! ? -1 : keys[a]! > keys[b]! ? 1 : 0));
+    // exact holds each key's latest value; a pending key is never deleted
+    // (delete flushes first), so every one is still there.
+    for (const i of order) this.insertTop(keys[i]!, bufs[i]!, this.exact.get(keys[i]!)!);
+  }
+
+  private insertTop(k: string, key: Buffer, value: V): void {
     const split = this.insertInto(this.root, k, key, value);
     if (split) {
       const root: Inner<V> = { leaf: false, keys: [split.key], children: [this.root, split.right] };
@@ -105,6 +150,7 @@ export class OrderedIndex<V> {
   /** Removes the key if present; returns whether it was there. */
   delete(key: Buffer): boolean {
     const k = str(key);
+    this.flush();
     if (!this.exact.delete(k)) return false;
     let node = this.root;
     while (!node.leaf) node = node.children[upperBound(node.keys, k)]!;
@@ -113,7 +159,6 @@ export class OrderedIndex<V> {
     node.keys.splice(i, 1);
     node.bufs.splice(i, 1);
     node.vals.splice(i, 1);
-    this.count--;
     return true;
   }
 
@@ -122,6 +167,7 @@ export class OrderedIndex<V> {
    * no upper bound) until fn returns false. fn must not modify the index.
    */
   scan(start: Buffer, end: Buffer | null, fn: (key: Buffer, value: V) => boolean | void): void {
+    this.flush();
     const s = str(start);
     const e = end === null ? null : str(end);
     let node = this.root;
@@ -141,6 +187,7 @@ export class OrderedIndex<V> {
 
   /** All entries in key order. */
   *entries(): IterableIterator<[Buffer, V]> {
+    this.flush();
     let node = this.root;
     while (!node.leaf) node = node.children[0]!;
     for (let leaf: Leaf<V> | null = node; leaf; leaf = leaf.next) {
@@ -151,7 +198,8 @@ export class OrderedIndex<V> {
   /** Replaces the whole content with entries already sorted by key and free of duplicates. */
   bulkLoad(keys: Buffer[], vals: V[]): void {
     if (keys.length !== vals.length) throw new Error('OrderedIndex.bulkLoad: keys and values differ in length');
-    this.count = keys.length;
+    this.pendingKeys = [];
+    this.pendingBufs = [];
     this.exact.clear();
     const strs = keys.map(str);
     for (let i = 0; i < keys.length; i++) this.exact.set(strs[i]!, vals[i]!);
@@ -201,7 +249,6 @@ export class OrderedIndex<V> {
       node.keys.splice(i, 0, key);
       node.bufs.splice(i, 0, buf);
       node.vals.splice(i, 0, value);
-      this.count++;
       if (node.keys.length <= LEAF_MAX) return null;
       // Appending at the end (the common pattern for increasing keys) keeps the left leaf full.
       const at = i === node.keys.length - 1 ? LEAF_MAX : node.keys.length >>> 1;

@@ -17,8 +17,9 @@ const cmdArb: fc.Arbitrary<Cmd> = fc.oneof(
 describe('OrderedIndex', () => {
   it('behaves like a sorted map', () => {
     fc.assert(
-      fc.property(fc.array(cmdArb, { maxLength: 400 }), (cmds) => {
-        const idx = new OrderedIndex<number>();
+      fc.property(fc.array(cmdArb, { maxLength: 400 }), fc.constantFrom(1, 2, 3, 7, undefined), (cmds, batch) => {
+        // Small batches make new keys reach the tree in sorted batches all the time.
+        const idx = new OrderedIndex<number>(batch);
         const model = new Map<string, number>();
         const sorted = () => [...model.entries()].sort(([a], [b]) => Buffer.compare(Buffer.from(a, 'latin1'), Buffer.from(b, 'latin1')));
         for (const c of cmds) {
@@ -91,5 +92,10 @@ describe('OrderedIndex', () => {
     });
     expect([count, disorder]).toEqual([n, 0]);
     for (let i = 0; i < n; i += 997) expect(idx.get(keys[i]!)).toBe(i);
+  });
+
+  it('refuses a batch size it cannot use', () => {
+    expect(() => new OrderedIndex<number>(0)).toThrow(RangeError);
+    expect(() => new OrderedIndex<number>(1.5)).toThrow(RangeError);
   });
 });
