@@ -311,11 +311,12 @@ export class WriteTxn implements ReadView {
 
 export class MvccStore implements ReadView {
   private state: StoreState;
-  /** The entries the last compaction kept, until tidySlabs takes them. */
-  private tidyQueue: KeyEntry[] | undefined;
+  /** Whether a compaction asked for a tidy-up that has not started yet. */
+  private tidyQueued = false;
   /** Bumped by every compaction: a tidy-up of an older epoch stops. */
   private tidyEpoch = 0;
-  private tidyRunning = false;
+  /** The epoch of the tidy-up in progress, if any. */
+  private tidyRunningEpoch: number | undefined;
   /** Record costs dropped by compactions since the last tidy-up was queued. */
   private droppedSinceTidy = 0;
 
@@ -405,10 +406,10 @@ export class MvccStore implements ReadView {
     if (keptKeys.length !== state.index.size) state.index.bulkLoad(keptKeys, keptEntries);
     // Values only die here: the slabs they leave mostly empty are tidied up later, in slices.
     this.droppedSinceTidy += retainedBefore - state.retainedBytes;
-    const unfinished = this.tidyQueue !== undefined || this.tidyRunning;
+    const unfinished = this.tidyQueued || this.tidyRunningEpoch !== undefined;
     this.tidyEpoch++;
     if (unfinished || this.droppedSinceTidy >= TIDY_AFTER_DROPPED_FRACTION * (state.retainedBytes + this.droppedSinceTidy)) {
-      this.tidyQueue = keptEntries;
+      this.tidyQueued = true;
       this.droppedSinceTidy = 0;
     }
     // A retained record at or below rev is always the first of its key.
@@ -417,7 +418,7 @@ export class MvccStore implements ReadView {
 
   /** Whether a compaction left slabs to tidy up (tidySlabs). */
   get tidyDue(): boolean {
-    return this.tidyQueue !== undefined;
+    return this.tidyQueued;
   }
 
   /**
@@ -429,27 +430,33 @@ export class MvccStore implements ReadView {
    * ends it early and queues a new one. Returns the bytes copied.
    */
   *tidySlabs(): Generator<void, number, void> {
-    const entries = this.tidyQueue;
-    if (entries === undefined) return 0;
-    this.tidyQueue = undefined;
-    this.tidyRunning = true;
+    if (!this.tidyQueued) return 0;
+    this.tidyQueued = false;
+    const epoch = this.tidyEpoch;
+    this.tidyRunningEpoch = epoch;
     try {
-      return yield* this.tidyEntries(entries);
+      return yield* this.tidyEntries(epoch);
     } finally {
-      this.tidyRunning = false;
+      // A newer tidy-up may have started meanwhile; it is not ours to clear.
+      if (this.tidyRunningEpoch === epoch) this.tidyRunningEpoch = undefined;
     }
   }
 
-  private *tidyEntries(entries: KeyEntry[]): Generator<void, number, void> {
-    const epoch = this.tidyEpoch;
+  private *tidyEntries(epoch: number): Generator<void, number, void> {
     const state = this.state;
+    // Every key indexed now, not only those the compaction kept: keys written
+    // since sit in slabs that are full by now, and a count without them
+    // would see those slabs as nearly empty. Keys written from here on go to
+    // slabs the census leaves out.
     const census = state.slabs.census();
+    const entries = state.index.values();
     const superseded = () => this.tidyEpoch !== epoch;
     for (let i = 0; i < entries.length; i++) {
       if (i > 0 && i % TIDY_ENTRIES_PER_SLICE === 0) {
         yield;
         if (superseded()) return 0;
       }
+      this.assertNoWrite('tidySlabs');
       const entry = entries[i]!;
       census.add(entry.key);
       for (const rec of entry.revs) if (!rec.tombstone) census.add(rec.kv.value);

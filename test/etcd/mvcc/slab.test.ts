@@ -141,4 +141,39 @@ describe('compaction and slabs', () => {
     expect(store.tidyDue).toBe(false);
     expect(tidy(store)).toEqual({ copied: 0, slices: 1 });
   });
+
+  it('counts keys written after the compaction, so a slab they fill is not taken for empty', () => {
+    const store = new MvccStore({ slabBytes: 64 });
+    const put = (k: string, v: string) => store.write((t) => t.put(Buffer.from(k), Buffer.from(v)));
+    for (let i = 0; i < 20; i++) put('old', `vvvvvvv${i % 10}`);
+    put('keep', 'k1');
+    store.compact(store.currentRevision);
+    // Before the tidy-up starts, new keys fill the slab that holds 'keep'.
+    for (let i = 0; i < 20; i++) put(`new${String(i).padStart(2, '0')}`, 'xxxxxxxx');
+    const keyOf = (k: string) => store.range(rangeReq(k)).kvs[0]!.key;
+    expect(keyOf('keep').buffer).toBe(keyOf('new00').buffer);
+    tidy(store);
+    // That slab is well used: 'keep' stays where it is instead of being copied next to a slab that cannot be freed.
+    expect(keyOf('keep').buffer).toBe(keyOf('new00').buffer);
+  });
+
+  it('a superseded tidy-up ending late does not make a running one look finished', () => {
+    const store = new MvccStore({ slabBytes: 64 });
+    const key = (i: number) => Buffer.from(`k${String(i).padStart(6, '0')}`);
+    for (let round = 0; round < 2; round++) for (let i = 0; i < 20_000; i++) store.write((t) => t.put(key(i), Buffer.from(`${round}`)));
+    store.compact(store.currentRevision);
+    const first = store.tidySlabs();
+    first.next();
+    store.write((t) => t.put(key(0), Buffer.from('x')));
+    store.compact(store.currentRevision);
+    const second = store.tidySlabs();
+    second.next();
+    while (!first.next().done);
+    // The second is still running, so a compaction that drops almost nothing still queues a fresh one.
+    store.write((t) => t.put(key(1), Buffer.from('y')));
+    store.compact(store.currentRevision);
+    expect(store.tidyDue).toBe(true);
+    while (!second.next().done);
+    expect(tidy(store).slices).toBeGreaterThan(1);
+  });
 });
