@@ -52,8 +52,6 @@ export function indexKey(key: Buffer): string {
   return key.toString('latin1');
 }
 
-const str = indexKey;
-
 /** Number of entries in `keys` that are <= key. */
 function upperBound(keys: string[], key: string): number {
   let lo = 0;
@@ -102,7 +100,7 @@ export class OrderedIndex<V> {
   }
 
   /** `k`, when given, must be indexKey(key). */
-  get(key: Buffer, k: string = str(key)): V | undefined {
+  get(key: Buffer, k: string = indexKey(key)): V | undefined {
     return this.exact.get(k);
   }
 
@@ -110,7 +108,7 @@ export class OrderedIndex<V> {
    * Inserts or replaces. The index keeps a reference to `key`: callers must
    * not mutate it afterwards. `k`, when given, must be indexKey(key).
    */
-  set(key: Buffer, value: V, k: string = str(key)): void {
+  set(key: Buffer, value: V, k: string = indexKey(key)): void {
     const before = this.exact.size;
     this.exact.set(k, value);
     if (this.exact.size > before) {
@@ -149,7 +147,7 @@ export class OrderedIndex<V> {
 
   /** Removes the key if present; returns whether it was there. */
   delete(key: Buffer): boolean {
-    const k = str(key);
+    const k = indexKey(key);
     this.flush();
     if (!this.exact.delete(k)) return false;
     let node = this.root;
@@ -168,8 +166,8 @@ export class OrderedIndex<V> {
    */
   scan(start: Buffer, end: Buffer | null, fn: (key: Buffer, value: V) => boolean | void): void {
     this.flush();
-    const s = str(start);
-    const e = end === null ? null : str(end);
+    const s = indexKey(start);
+    const e = end === null ? null : indexKey(end);
     let node = this.root;
     while (!node.leaf) node = node.children[upperBound(node.keys, s)]!;
     let leaf: Leaf<V> | null = node;
@@ -206,7 +204,7 @@ export class OrderedIndex<V> {
     this.pendingKeys = [];
     this.pendingBufs = [];
     this.exact.clear();
-    const strs = keys.map(str);
+    const strs = keys.map(indexKey);
     for (let i = 0; i < keys.length; i++) this.exact.set(strs[i]!, vals[i]!);
     if (keys.length === 0) {
       this.root = newLeaf<V>();

@@ -22,7 +22,7 @@ export const SLAB_BYTES = 64 * 1024;
  * A copy of `b` in memory of its own. For byte strings too long for a slab,
  * and for anything kept apart from the store's slabs.
  */
-export function ownedCopy(b: Uint8Array): Buffer {
+function ownedCopy(b: Uint8Array): Buffer {
   const out = Buffer.allocUnsafeSlow(b.length);
   out.set(b);
   return out;

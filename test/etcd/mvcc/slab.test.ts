@@ -68,6 +68,14 @@ function slabsInUse(store: MvccStore, keyCount: number): number {
   return seen.size;
 }
 
+/** A store with tiny slabs holding n keys written twice: after a compaction, the first round's slabs hold only keys. */
+function overwrittenStore(n: number): { store: MvccStore; key: (i: number) => Buffer } {
+  const store = new MvccStore({ slabBytes: 64 });
+  const key = (i: number) => Buffer.from(`k${String(i).padStart(6, '0')}`);
+  for (let round = 0; round < 2; round++) for (let i = 0; i < n; i++) store.write((t) => t.put(key(i), Buffer.from(`${round}`)));
+  return { store, key };
+}
+
 describe('compaction and slabs', () => {
   it('tidies up after compaction: survivors leave mostly dead slabs, so memory follows what is live', () => {
     const store = new MvccStore();
@@ -120,9 +128,7 @@ describe('compaction and slabs', () => {
   });
 
   it('works in slices, lets writes in between, and gives way to a newer compaction', () => {
-    const store = new MvccStore({ slabBytes: 64 });
-    const key = (i: number) => Buffer.from(`k${String(i).padStart(6, '0')}`);
-    for (let round = 0; round < 2; round++) for (let i = 0; i < 25_000; i++) store.write((t) => t.put(key(i), Buffer.from(`${round}`)));
+    const { store, key } = overwrittenStore(25_000);
     store.compact(store.currentRevision);
     const work = store.tidySlabs();
     expect(work.next().done).toBe(false);
@@ -158,9 +164,7 @@ describe('compaction and slabs', () => {
   });
 
   it('a superseded tidy-up ending late does not make a running one look finished', () => {
-    const store = new MvccStore({ slabBytes: 64 });
-    const key = (i: number) => Buffer.from(`k${String(i).padStart(6, '0')}`);
-    for (let round = 0; round < 2; round++) for (let i = 0; i < 20_000; i++) store.write((t) => t.put(key(i), Buffer.from(`${round}`)));
+    const { store, key } = overwrittenStore(20_000);
     store.compact(store.currentRevision);
     const first = store.tidySlabs();
     first.next();
