@@ -36,8 +36,6 @@ export function frameHeader(len: number): Buffer {
   return out;
 }
 
-/** Above this size a message is written after its header rather than copied behind it. */
-export const COPY_LIMIT = 64 * 1024;
 
 /** grpc-go's wording, which etcd clients see from real etcd. */
 export function tooLargeStatus(len: number, max: number): Status {

@@ -1,25 +1,20 @@
-// A small gRPC server on node:http2. It routes each stream by :path to a
-// registered method and speaks the gRPC wire protocol itself: framing,
-// compression, grpc-timeout deadlines and status trailers. Unary calls, the
-// bulk of the traffic, take a short path: no per-call objects beyond a
-// decoder and a few closures, one write for the whole response.
+// A small gRPC server on our own HTTP/2 connection code (../h2). It routes
+// each stream by :path to a registered method and speaks the gRPC wire
+// protocol itself: framing, compression, grpc-timeout deadlines and status
+// trailers. Unary calls, the bulk of the traffic, take a short path: no
+// per-call objects beyond a decoder and a few closures, and the whole
+// response (headers, message, trailers) leaves as one buffer.
 //
 // It never binds a port: the one-port listener hands it sockets that begin
 // with the HTTP/2 preface (handleConnection).
 
-import {
-  constants,
-  createServer,
-  type Http2Server,
-  type IncomingHttpHeaders,
-  type ServerHttp2Session,
-  type ServerHttp2Stream,
-} from 'node:http2';
+import type { IncomingHttpHeaders } from 'node:http2';
 import type { Socket } from 'node:net';
 import { GrpcCode } from '../../errors.js';
+import { H2Connection, type H2Stream } from '../h2/connection.js';
 import type { WireObject } from '../wire.js';
-import { COPY_LIMIT, frameHeader, frameMessage, MessageDecoder, messageBytes, parseTimeout, supportedEncoding, type RawMessage, type Status } from './framing.js';
-import { OK_TRAILERS, RESPOND_ONLY, RESPOND_STREAMING, RESPONSE_HEADERS, respondTrailersOnly, statusTrailers } from './status.js';
+import { frameHeader, MessageDecoder, messageBytes, parseTimeout, supportedEncoding, type RawMessage, type Status } from './framing.js';
+import { OK_TRAILERS, RESPONSE_HEADERS, respondTrailersOnly, statusTrailers, UNSUPPORTED_MEDIA_TYPE } from './status.js';
 
 export type { Status } from './framing.js';
 
@@ -57,43 +52,12 @@ interface Route {
 }
 
 const DEFAULT_WINDOW = 1 << 20;
-/**
- * nghttp2 refuses new streams on a session past this many MB of buffered
- * state. Node's default (10) is reached by a few large puts in flight on one
- * connection; flow control already bounds what a client can make us hold.
- */
-const MAX_SESSION_MEMORY_MB = 1024;
+/** Largest request header block; tokens and grpc metadata are far smaller. */
+const MAX_HEADER_BLOCK = 1 << 20;
 
-const ignore = (): void => {};
-
-/** A header's value; node joins repeated custom headers, but its type allows arrays. */
+/** A header's value; repeated headers arrive joined, but the type allows arrays. */
 function one(v: string | string[] | undefined): string | undefined {
   return typeof v === 'string' || v === undefined ? v : v[0];
-}
-
-function sendOkTrailers(this: ServerHttp2Stream): void {
-  try {
-    this.sendTrailers(OK_TRAILERS);
-  } catch {
-    // Reset between end() and here: the client has gone.
-  }
-}
-
-/** Writes one message; large ones skip the copy into a framed buffer at the cost of a second write. */
-function writeMessage(stream: ServerHttp2Stream, body: Uint8Array, end: boolean): boolean {
-  if (body.length <= COPY_LIMIT) {
-    if (end) {
-      stream.end(frameMessage(body));
-      return true;
-    }
-    return stream.write(frameMessage(body));
-  }
-  stream.write(frameHeader(body.length));
-  if (end) {
-    stream.end(body);
-    return true;
-  }
-  return stream.write(body);
 }
 
 const deadlineStatus = (): Status => ({ code: GrpcCode.DEADLINE_EXCEEDED, details: 'Deadline exceeded' });
@@ -118,20 +82,14 @@ function unimplemented(path: string, services: ReadonlySet<string>): Status {
 export class H2GrpcServer {
   private readonly routes = new Map<string, Route>();
   private readonly services = new Set<string>();
-  private readonly sessions = new Set<ServerHttp2Session>();
-  private readonly h2: Http2Server;
+  private readonly connections = new Set<H2Connection>();
   private readonly maxLen: number;
+  private readonly window: number;
   private closed = false;
 
   constructor(private readonly opts: GrpcServerOptions) {
     this.maxLen = opts.maxReceiveMessageLength;
-    const window = opts.windowSize ?? DEFAULT_WINDOW;
-    this.h2 = createServer({
-      settings: { maxConcurrentStreams: 2 ** 32 - 1, initialWindowSize: window },
-      maxSessionMemory: MAX_SESSION_MEMORY_MB,
-    });
-    this.h2.on('session', (session: ServerHttp2Session) => this.onSession(session, window));
-    this.h2.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => this.onStream(stream, headers));
+    this.window = opts.windowSize ?? DEFAULT_WINDOW;
   }
 
   addUnary(def: MethodDefinition, impl: UnaryImpl): void {
@@ -154,45 +112,30 @@ export class H2GrpcServer {
       socket.destroy();
       return;
     }
-    this.h2.emit('connection', socket);
+    const conn = new H2Connection(socket, {
+      windowSize: this.window,
+      maxHeaderBlock: MAX_HEADER_BLOCK,
+      onStream: (stream) => this.onStream(stream),
+      onClose: (c) => this.connections.delete(c),
+    });
+    this.connections.add(conn);
   }
 
-  /** Drops every session at once: in-flight calls see their streams close. */
+  /** Drops every connection at once: in-flight calls see their streams close. */
   close(): void {
     this.closed = true;
-    for (const s of this.sessions) s.destroy();
-    this.sessions.clear();
-    this.h2.close();
+    for (const c of this.connections) c.destroy();
+    this.connections.clear();
   }
 
-  private onSession(session: ServerHttp2Session, window: number): void {
-    if (this.closed) {
-      session.destroy();
-      return;
-    }
-    this.sessions.add(session);
-    session.on('close', () => this.sessions.delete(session));
-    session.on('error', ignore);
-    try {
-      // The stream window comes with SETTINGS; the connection window only
-      // grows by WINDOW_UPDATE, which this sends.
-      session.setLocalWindowSize(window);
-    } catch {
-      // The session died while starting; its 'close' cleans up.
-    }
-  }
-
-  private onStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
-    // An 'error' without a listener would throw; a reset stream also closes,
-    // which is where calls notice it.
-    stream.on('error', ignore);
+  private onStream(stream: H2Stream): void {
+    const headers = stream.headers;
     const ct = headers['content-type'];
     if (typeof ct !== 'string' || !ct.startsWith('application/grpc')) {
-      // What grpc-go answers a request that is not gRPC.
       this.reject(stream, null);
       return;
     }
-    const path = headers[':path'] ?? '';
+    const path = one(headers[':path']) ?? '';
     const route = this.routes.get(path);
     if (route === undefined) {
       this.reject(stream, unimplemented(path, this.services));
@@ -212,27 +155,18 @@ export class H2GrpcServer {
         return;
       }
     }
-    if (route.unary !== null) this.unary(stream, headers, route.def, route.unary, enc, timeoutMs);
-    else new StreamingCall(this, stream, headers, route.def, route.streaming!, enc, timeoutMs);
+    if (route.unary !== null) this.unary(stream, route.def, route.unary, enc, timeoutMs);
+    else new StreamingCall(this, stream, route.def, route.streaming!, enc, timeoutMs);
   }
 
-  /** Answers before reading the request; what the client still sends is discarded. */
-  private reject(stream: ServerHttp2Stream, s: Status | null): void {
-    if (s === null) {
-      try {
-        stream.respond({ ':status': constants.HTTP_STATUS_UNSUPPORTED_MEDIA_TYPE }, RESPOND_ONLY);
-      } catch {
-        // Already reset.
-      }
-    } else {
-      respondTrailersOnly(stream, s);
-    }
-    stream.resume();
+  /** Answers before reading the request; the connection discards what the client still sends. */
+  private reject(stream: H2Stream, s: Status | null): void {
+    if (s === null) stream.respond(UNSUPPORTED_MEDIA_TYPE, true);
+    else respondTrailersOnly(stream, s);
   }
 
   private unary(
-    stream: ServerHttp2Stream,
-    headers: IncomingHttpHeaders,
+    stream: H2Stream,
     def: MethodDefinition,
     impl: UnaryImpl,
     enc: string | undefined,
@@ -255,12 +189,17 @@ export class H2GrpcServer {
     const onMessage = (m: RawMessage) => {
       if (count++ === 0) msg = m;
     };
-    stream.on('data', (chunk: Buffer) => {
+    stream.onData = (chunk: Buffer) => {
       if (done) return;
       const err = decoder.push(chunk, onMessage);
       if (err !== null) fail(err);
-    });
-    stream.on('end', () => {
+    };
+    // The client reset the stream or went away: nothing will be sent.
+    stream.onClose = () => {
+      done = true;
+      if (timer !== undefined) clearTimeout(timer);
+    };
+    stream.onEnd = () => {
       if (done) return;
       if (msg === null || count !== 1 || !decoder.idle) {
         const what = msg === null ? 'no request message' : count !== 1 ? 'more than one request message' : 'a truncated request message';
@@ -277,7 +216,7 @@ export class H2GrpcServer {
       }
       let pending: Promise<WireObject>;
       try {
-        pending = impl(req, headers);
+        pending = impl(req, stream.headers);
       } catch (err) {
         return fail(this.opts.toStatus(err, def.path));
       }
@@ -290,11 +229,11 @@ export class H2GrpcServer {
         },
         (err: unknown) => fail(this.opts.toStatus(err, def.path)),
       );
-    });
+    };
   }
 
-  private sendUnary(stream: ServerHttp2Stream, def: MethodDefinition, res: WireObject): void {
-    if (stream.destroyed || stream.headersSent) return;
+  private sendUnary(stream: H2Stream, def: MethodDefinition, res: WireObject): void {
+    if (stream.closed || stream.headersSent) return;
     let body: Uint8Array;
     try {
       body = def.responseSerialize(res);
@@ -302,13 +241,7 @@ export class H2GrpcServer {
       respondTrailersOnly(stream, marshalStatus(err));
       return;
     }
-    try {
-      stream.respond(RESPONSE_HEADERS, RESPOND_STREAMING);
-      stream.on('wantTrailers', sendOkTrailers);
-      writeMessage(stream, body, true);
-    } catch {
-      // Reset while answering: the client has gone.
-    }
+    stream.respondWhole(RESPONSE_HEADERS, frameHeader(body.length), body, OK_TRAILERS);
   }
 
   /** The status for an error a streaming method raised. */
@@ -342,8 +275,7 @@ export class StreamingCall {
 
   constructor(
     private readonly server: H2GrpcServer,
-    private readonly stream: ServerHttp2Stream,
-    readonly headers: IncomingHttpHeaders,
+    private readonly stream: H2Stream,
     private readonly def: MethodDefinition,
     private readonly impl: StreamingImpl,
     private readonly encoding: string | undefined,
@@ -351,20 +283,25 @@ export class StreamingCall {
   ) {
     this.decoder = new MessageDecoder(server.maxReceiveMessageLength);
     if (timeoutMs !== undefined) this.timer = setTimeout(() => this.abort(deadlineStatus()), timeoutMs);
-    stream.on('data', (chunk: Buffer) => this.onData(chunk));
-    stream.on('end', () => this.onEnd());
-    stream.on('drain', () => this.onDrain?.());
-    stream.on('close', () => {
+    stream.onData = (chunk: Buffer) => this.onData(chunk);
+    stream.onEnd = () => this.onEnd();
+    stream.onDrain = () => this.onDrain?.();
+    stream.onClose = () => {
       this.done = true;
       if (this.timer !== undefined) clearTimeout(this.timer);
       this.notifyCancel();
-    });
+    };
     if (def.requestStream) this.start(null);
+  }
+
+  /** The request's headers (metadata). */
+  get headers(): IncomingHttpHeaders {
+    return this.stream.headers;
   }
 
   /** False when the transport buffer is full; onDrain follows. Dropped after the call ended. */
   write(msg: WireObject): boolean {
-    if (this.done || this.stream.destroyed) return true;
+    if (this.done || this.stream.closed) return true;
     let body: Uint8Array;
     try {
       body = this.def.responseSerialize(msg);
@@ -372,12 +309,8 @@ export class StreamingCall {
       this.abort(marshalStatus(err));
       return true;
     }
-    try {
-      if (!this.stream.headersSent) this.stream.respond(RESPONSE_HEADERS, RESPOND_STREAMING);
-      return writeMessage(this.stream, body, false);
-    } catch {
-      return true;
-    }
+    if (!this.stream.headersSent) this.stream.respond(RESPONSE_HEADERS, false);
+    return this.stream.write(frameHeader(body.length), body);
   }
 
   /** Ends the call with OK. */
@@ -395,27 +328,10 @@ export class StreamingCall {
     this.done = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
     const stream = this.stream;
-    if (stream.destroyed) return;
-    // Whatever the client still sends is read and dropped, so its flow-control
-    // window keeps moving.
-    stream.resume();
-    if (!stream.headersSent) {
-      respondTrailersOnly(stream, s);
-      return;
-    }
-    const trailers = s.code === GrpcCode.OK ? OK_TRAILERS : statusTrailers(s);
-    stream.on('wantTrailers', () => {
-      try {
-        stream.sendTrailers(trailers);
-      } catch {
-        // Reset meanwhile.
-      }
-    });
-    try {
-      stream.end();
-    } catch {
-      // Reset meanwhile.
-    }
+    if (stream.closed) return;
+    // What the client still sends is discarded by the connection.
+    if (!stream.headersSent) respondTrailersOnly(stream, s);
+    else stream.end(statusTrailers(s));
   }
 
   /** A status, then the method's cancel path so it releases what it holds. */

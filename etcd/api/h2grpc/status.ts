@@ -1,7 +1,8 @@
 // Status as gRPC carries it in HTTP/2 headers: grpc-status and a
 // percent-encoded grpc-message, in trailers or in a trailers-only response.
 
-import type { OutgoingHttpHeaders, ServerHttp2Stream, ServerStreamResponseOptions } from 'node:http2';
+import type { H2Stream } from '../h2/connection.js';
+import { encodeHeaders } from '../h2/hpack.js';
 import type { Status } from './framing.js';
 
 const HEX = '0123456789ABCDEF';
@@ -47,29 +48,27 @@ export function decodeGrpcMessage(msg: string): string {
 
 export const CONTENT_TYPE = 'application/grpc';
 
-/** Response headers of every call that sends messages; shared and frozen, node copies them. */
-export const RESPONSE_HEADERS: OutgoingHttpHeaders = Object.freeze({ ':status': 200, 'content-type': CONTENT_TYPE });
-export const OK_TRAILERS: OutgoingHttpHeaders = Object.freeze({ 'grpc-status': '0' });
+/** Response headers of every call that sends messages, encoded once. */
+export const RESPONSE_HEADERS = encodeHeaders([
+  [':status', '200'],
+  ['content-type', CONTENT_TYPE],
+]);
+export const OK_TRAILERS = encodeHeaders([['grpc-status', '0']]);
+/** What grpc-go answers a request that is not gRPC. */
+export const UNSUPPORTED_MEDIA_TYPE = encodeHeaders([[':status', '415']]);
 
-// Node adds a Date header to every response unless told not to (an option its
-// types do not list); gRPC servers send none, and formatting it costs.
-/** Headers now, messages and then trailers later. */
-export const RESPOND_STREAMING = Object.freeze({ waitForTrailers: true, sendDate: false }) as ServerStreamResponseOptions;
-/** Headers that are the whole response. */
-export const RESPOND_ONLY = Object.freeze({ endStream: true, sendDate: false }) as ServerStreamResponseOptions;
+function statusFields(s: Status): Array<[string, string]> {
+  const fields: Array<[string, string]> = [['grpc-status', String(s.code)]];
+  if (s.details !== '') fields.push(['grpc-message', encodeGrpcMessage(s.details)]);
+  return fields;
+}
 
-export function statusTrailers(s: Status): OutgoingHttpHeaders {
-  return s.details === '' ? { 'grpc-status': String(s.code) } : { 'grpc-status': String(s.code), 'grpc-message': encodeGrpcMessage(s.details) };
+export function statusTrailers(s: Status): Buffer {
+  return s.code === 0 && s.details === '' ? OK_TRAILERS : encodeHeaders(statusFields(s));
 }
 
 /** A status before any response headers: one HEADERS frame with END_STREAM, as grpc servers send it. */
-export function respondTrailersOnly(stream: ServerHttp2Stream, s: Status): void {
-  if (stream.destroyed || stream.headersSent) return;
-  const headers: OutgoingHttpHeaders = { ':status': 200, 'content-type': CONTENT_TYPE, 'grpc-status': String(s.code) };
-  if (s.details !== '') headers['grpc-message'] = encodeGrpcMessage(s.details);
-  try {
-    stream.respond(headers, RESPOND_ONLY);
-  } catch {
-    // The stream closed under us (client reset): nobody is left to tell.
-  }
+export function respondTrailersOnly(stream: H2Stream, s: Status): void {
+  if (stream.closed || stream.headersSent) return;
+  stream.respond(encodeHeaders([[':status', '200'], ['content-type', CONTENT_TYPE], ...statusFields(s)]), true);
 }

@@ -1,0 +1,629 @@
+// The server side of one HTTP/2 connection (RFC 9113), as much of it as gRPC
+// needs: streams opened by the client, header blocks through HPACK, DATA in
+// both directions under flow control, SETTINGS, PING, RST_STREAM and GOAWAY.
+// No push, no priorities, no server-initiated streams.
+//
+// Why not node:http2: it answers a gRPC call in two socket writes (its
+// sendTrailers defers the trailers with setImmediate), and every stream is a
+// Duplex with its events. Here every frame a turn of the event loop produces
+// for a connection leaves in one write, and a unary response is one buffer.
+
+import type { IncomingHttpHeaders } from 'node:http2';
+import type { Socket } from 'node:net';
+import {
+  CLIENT_PREFACE,
+  DEFAULT_MAX_FRAME,
+  DEFAULT_WINDOW,
+  ErrorCode,
+  Flag,
+  FRAME_HEADER_BYTES,
+  FrameType,
+  headerFramesLength,
+  MAX_FRAME_LIMIT,
+  MAX_WINDOW,
+  Setting,
+  settingsFrame,
+  wordsFrame,
+  writeFrameHeader,
+  writeHeaderFrames,
+} from './frames.js';
+import { HpackDecoder, HpackError } from './hpack.js';
+
+export interface H2ConnectionOptions {
+  /** Receive window granted to each stream and to the connection. */
+  windowSize: number;
+  /** Largest header block accepted, all fragments together. */
+  maxHeaderBlock: number;
+  /** A request's headers are complete; the stream's callbacks must be set before returning. */
+  onStream(stream: H2Stream): void;
+  /** The connection is gone (closed by either side or failed). */
+  onClose(conn: H2Connection): void;
+}
+
+/** Bytes queued for the socket beyond which writers are told to wait. */
+const HIGH_WATER = 1 << 20;
+/** Below this many bytes a flush joins its frames into one buffer instead of a corked writev. */
+const JOIN_LIMIT = 64 * 1024;
+
+/**
+ * One request stream. The server sets the callbacks when the stream opens;
+ * the connection calls them as DATA arrives (views of the received bytes),
+ * when the client half-closes, when queued output has drained after write()
+ * returned false, and once when the stream is over for any reason.
+ */
+export class H2Stream {
+  onData: ((chunk: Buffer) => void) | null = null;
+  onEnd: (() => void) | null = null;
+  onDrain: (() => void) | null = null;
+  onClose: (() => void) | null = null;
+  headersSent = false;
+  /** Over: finished both ways, reset by either side, or its connection is gone. Nothing more is sent. */
+  closed = false;
+  /** END_STREAM has been sent or queued behind data. */
+  localEnded = false;
+  remoteEnded = false;
+  /** How many bytes of DATA the client lets us send on this stream. */
+  sendWindow: number;
+  /** Received DATA bytes not yet granted back with a WINDOW_UPDATE. */
+  recvUnacked = 0;
+  private queue: Uint8Array[] = [];
+  private queued = 0;
+  /** The final header block, sent once the queue is empty. */
+  private trailers: Uint8Array | null = null;
+
+  constructor(
+    private readonly conn: H2Connection,
+    readonly id: number,
+    readonly headers: IncomingHttpHeaders,
+    sendWindow: number,
+  ) {
+    this.sendWindow = sendWindow;
+  }
+
+  /** Sends response headers; with endStream they are the whole response. */
+  respond(block: Uint8Array, endStream: boolean): void {
+    if (this.closed || this.headersSent) return;
+    this.headersSent = true;
+    const c = this.conn;
+    const frame = Buffer.allocUnsafe(headerFramesLength(block.length, c.peerMaxFrame));
+    writeHeaderFrames(frame, 0, this.id, block, endStream, c.peerMaxFrame);
+    c.send(frame);
+    if (endStream) this.endLocal();
+  }
+
+  /**
+   * Queues `head` then `body` as DATA. False when the client's window or the
+   * socket is full; onDrain follows once both have room again.
+   */
+  write(head: Uint8Array | null, body: Uint8Array): boolean {
+    if (this.closed || this.localEnded) return true;
+    if (head !== null && head.length > 0) this.enqueue(head);
+    if (body.length > 0) this.enqueue(body);
+    this.pump();
+    if (this.queued === 0 && !this.conn.congested) return true;
+    this.conn.waitDrain(this);
+    return false;
+  }
+
+  /** Ends the response with a trailing header block, after the queued data. */
+  end(block: Uint8Array): void {
+    if (this.closed || this.localEnded) return;
+    this.localEnded = true;
+    this.trailers = block;
+    this.pump();
+  }
+
+  /**
+   * A whole response, headers + DATA (`head` then `body`) + trailers, in one
+   * buffer when the windows allow, which for small unary answers they do.
+   */
+  respondWhole(headers: Uint8Array, head: Uint8Array, body: Uint8Array, trailers: Uint8Array): void {
+    if (this.closed || this.headersSent) return;
+    const c = this.conn;
+    const dataLen = head.length + body.length;
+    if (dataLen > Math.min(this.sendWindow, c.sendWindow, c.peerMaxFrame)) {
+      this.respond(headers, false);
+      this.write(head, body);
+      this.end(trailers);
+      return;
+    }
+    this.headersSent = true;
+    const max = c.peerMaxFrame;
+    const hLen = headerFramesLength(headers.length, max);
+    const out = Buffer.allocUnsafe(hLen + FRAME_HEADER_BYTES + dataLen + headerFramesLength(trailers.length, max));
+    let off = writeHeaderFrames(out, 0, this.id, headers, false, max);
+    writeFrameHeader(out, off, dataLen, FrameType.DATA, 0, this.id);
+    off += FRAME_HEADER_BYTES;
+    out.set(head, off);
+    out.set(body, off + head.length);
+    off += dataLen;
+    writeHeaderFrames(out, off, this.id, trailers, true, max);
+    this.sendWindow -= dataLen;
+    c.sendWindow -= dataLen;
+    c.send(out);
+    this.localEnded = true;
+    this.endLocal();
+  }
+
+  /** Abandons the stream with RST_STREAM. */
+  reset(code: number): void {
+    this.conn.closeStream(this, code);
+  }
+
+  /** True when nothing is waiting for the client's window. */
+  get idle(): boolean {
+    return this.queued === 0;
+  }
+
+  private enqueue(bytes: Uint8Array): void {
+    this.queue.push(bytes);
+    this.queued += bytes.length;
+  }
+
+  /** Sends as much queued DATA as the windows allow, then the trailers if they are due. */
+  pump(): void {
+    const c = this.conn;
+    while (this.queued > 0 && !this.closed) {
+      const n = Math.min(this.queued, this.sendWindow, c.sendWindow, c.peerMaxFrame);
+      if (n <= 0) {
+        c.block(this);
+        return;
+      }
+      const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + n);
+      writeFrameHeader(frame, 0, n, FrameType.DATA, 0, this.id);
+      let off = FRAME_HEADER_BYTES;
+      while (off < frame.length) {
+        const first = this.queue[0]!;
+        const take = Math.min(first.length, frame.length - off);
+        frame.set(take === first.length ? first : first.subarray(0, take), off);
+        off += take;
+        if (take === first.length) this.queue.shift();
+        else this.queue[0] = first.subarray(take);
+      }
+      this.queued -= n;
+      this.sendWindow -= n;
+      c.sendWindow -= n;
+      c.send(frame);
+    }
+    if (this.closed) return;
+    const trailers = this.trailers;
+    if (trailers !== null) {
+      this.trailers = null;
+      const max = c.peerMaxFrame;
+      const frame = Buffer.allocUnsafe(headerFramesLength(trailers.length, max));
+      writeHeaderFrames(frame, 0, this.id, trailers, true, max);
+      c.send(frame);
+      this.endLocal();
+      return;
+    }
+    // Last: a drain callback may write again, which pumps afresh.
+    c.unblock(this);
+  }
+
+  /** Our side is finished: the stream closes, with RST_STREAM(NO_ERROR) if the client is still sending (as grpc-go does). */
+  private endLocal(): void {
+    this.localEnded = true;
+    this.conn.closeStream(this, this.remoteEnded ? null : ErrorCode.NO_ERROR);
+  }
+}
+
+export class H2Connection {
+  /** Our send window for the whole connection. */
+  sendWindow = DEFAULT_WINDOW;
+  peerMaxFrame = DEFAULT_MAX_FRAME;
+  private peerInitialWindow = DEFAULT_WINDOW;
+  private readonly streams = new Map<number, H2Stream>();
+  private readonly blocked = new Set<H2Stream>();
+  private readonly drainWaiters = new Set<H2Stream>();
+  private readonly decoder = new HpackDecoder();
+  private lastStreamId = 0;
+  private recvUnacked = 0;
+  private prefaceSeen = false;
+  private dead = false;
+  // Input not yet parsed: parts of an incomplete frame and the bytes it needs.
+  private inParts: Buffer[] = [];
+  private inLen = 0;
+  private need = CLIENT_PREFACE.length;
+  // A header block arriving in HEADERS + CONTINUATION frames.
+  private blockStream = 0;
+  private blockEndStream = false;
+  private blockParts: Buffer[] = [];
+  private blockLen = 0;
+  // The headers of the block being decoded, filled by a callback bound once.
+  private current: IncomingHttpHeaders | null = null;
+  private readonly addHeader = (name: string, value: string): void => {
+    const h = this.current;
+    if (h === null) return;
+    const prev = h[name];
+    h[name] = prev === undefined ? value : `${String(prev)}, ${value}`;
+  };
+  // Output of this turn of the event loop, written together.
+  private out: Buffer[] = [];
+  private outBytes = 0;
+  private flushQueued = false;
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly opts: H2ConnectionOptions,
+  ) {
+    socket.on('data', (chunk: Buffer) => this.onBytes(chunk));
+    socket.on('drain', () => this.notifyDrain());
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => this.onSocketClose());
+    const pairs: Array<[number, number]> = [
+      [Setting.INITIAL_WINDOW_SIZE, opts.windowSize],
+      [Setting.MAX_HEADER_LIST_SIZE, opts.maxHeaderBlock],
+    ];
+    this.send(settingsFrame(pairs));
+    // The connection window starts at the default and only grows by WINDOW_UPDATE.
+    if (opts.windowSize > DEFAULT_WINDOW) this.send(wordsFrame(FrameType.WINDOW_UPDATE, 0, 0, [opts.windowSize - DEFAULT_WINDOW]));
+    socket.resume();
+  }
+
+  /** Drops the connection at once; open streams see onClose. */
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  /** Output queued but not yet handed to the socket, plus what the socket holds, is past the high-water mark. */
+  get congested(): boolean {
+    return this.outBytes + this.socket.writableLength > HIGH_WATER;
+  }
+
+  send(frame: Buffer): void {
+    if (this.dead) return;
+    this.out.push(frame);
+    this.outBytes += frame.length;
+    if (!this.flushQueued) {
+      this.flushQueued = true;
+      process.nextTick(flushConnection, this);
+    }
+  }
+
+  flush(): void {
+    this.flushQueued = false;
+    const out = this.out;
+    const n = this.outBytes;
+    this.out = [];
+    this.outBytes = 0;
+    if (this.dead || out.length === 0) return;
+    const s = this.socket;
+    if (out.length === 1) s.write(out[0]!);
+    else if (n <= JOIN_LIMIT) s.write(Buffer.concat(out, n));
+    else {
+      s.cork();
+      for (const b of out) s.write(b);
+      s.uncork();
+    }
+    if (!this.congested) this.notifyDrain();
+  }
+
+  block(s: H2Stream): void {
+    this.blocked.add(s);
+  }
+
+  unblock(s: H2Stream): void {
+    if (this.blocked.delete(s) || this.drainWaiters.has(s)) this.notifyDrain();
+  }
+
+  waitDrain(s: H2Stream): void {
+    this.drainWaiters.add(s);
+  }
+
+  /** Ends a stream; with a code, tells the client by RST_STREAM. */
+  closeStream(s: H2Stream, rstCode: number | null): void {
+    if (s.closed) return;
+    s.closed = true;
+    this.streams.delete(s.id);
+    this.blocked.delete(s);
+    this.drainWaiters.delete(s);
+    if (rstCode !== null) this.send(wordsFrame(FrameType.RST_STREAM, 0, s.id, [rstCode]));
+    s.onClose?.();
+  }
+
+  private notifyDrain(): void {
+    if (this.drainWaiters.size === 0) return;
+    for (const s of [...this.drainWaiters]) {
+      // A callback's writes can fill the socket again.
+      if (this.congested) return;
+      if (!s.idle || s.closed) continue;
+      this.drainWaiters.delete(s);
+      s.onDrain?.();
+    }
+  }
+
+  private onSocketClose(): void {
+    this.dead = true;
+    this.out = [];
+    this.outBytes = 0;
+    const open = [...this.streams.values()];
+    this.streams.clear();
+    this.blocked.clear();
+    this.drainWaiters.clear();
+    for (const s of open) {
+      s.closed = true;
+      s.onClose?.();
+    }
+    this.opts.onClose(this);
+  }
+
+  /** A connection error: GOAWAY with the code, then the socket goes once that is written. */
+  private fail(code: number): void {
+    if (this.dead) return;
+    const goaway = wordsFrame(FrameType.GOAWAY, 0, 0, [this.lastStreamId, code]);
+    this.flush();
+    this.dead = true;
+    this.socket.write(goaway, () => this.socket.destroy());
+    // The write callback may never come on a socket that is already failing.
+    this.socket.end();
+  }
+
+  private onBytes(chunk: Buffer): void {
+    if (this.dead) return;
+    let buf = chunk;
+    if (this.inLen > 0) {
+      this.inParts.push(chunk);
+      this.inLen += chunk.length;
+      if (this.inLen < this.need) return;
+      buf = Buffer.concat(this.inParts, this.inLen);
+      this.inParts = [];
+      this.inLen = 0;
+    } else if (chunk.length < this.need) {
+      this.inParts.push(chunk);
+      this.inLen = chunk.length;
+      return;
+    }
+    try {
+      const off = this.parse(buf);
+      if (!this.dead && off < buf.length) {
+        this.inParts.push(buf.subarray(off));
+        this.inLen = buf.length - off;
+      }
+    } catch (err) {
+      this.fail(err instanceof HpackError ? ErrorCode.COMPRESSION_ERROR : ErrorCode.INTERNAL_ERROR);
+    }
+  }
+
+  /** Handles every complete frame in `buf`; returns where the unparsed rest begins. */
+  private parse(buf: Buffer): number {
+    let off = 0;
+    if (!this.prefaceSeen) {
+      if (!buf.subarray(0, CLIENT_PREFACE.length).equals(CLIENT_PREFACE)) {
+        this.fail(ErrorCode.PROTOCOL_ERROR);
+        return buf.length;
+      }
+      this.prefaceSeen = true;
+      off = CLIENT_PREFACE.length;
+    }
+    while (!this.dead) {
+      const avail = buf.length - off;
+      if (avail < FRAME_HEADER_BYTES) {
+        this.need = FRAME_HEADER_BYTES;
+        break;
+      }
+      const len = (buf[off]! << 16) | (buf[off + 1]! << 8) | buf[off + 2]!;
+      if (len > DEFAULT_MAX_FRAME) {
+        this.fail(ErrorCode.FRAME_SIZE_ERROR);
+        break;
+      }
+      if (avail < FRAME_HEADER_BYTES + len) {
+        this.need = FRAME_HEADER_BYTES + len;
+        break;
+      }
+      const type = buf[off + 3]!;
+      const flags = buf[off + 4]!;
+      const sid = buf.readUInt32BE(off + 5) & 0x7fffffff;
+      const start = off + FRAME_HEADER_BYTES;
+      off = start + len;
+      this.frame(type, flags, sid, buf, start, off);
+    }
+    return off;
+  }
+
+  private frame(type: number, flags: number, sid: number, buf: Buffer, start: number, end: number): void {
+    if (this.blockStream !== 0 && type !== FrameType.CONTINUATION) return this.fail(ErrorCode.PROTOCOL_ERROR);
+    switch (type) {
+      case FrameType.DATA:
+        return this.onDataFrame(flags, sid, buf, start, end);
+      case FrameType.HEADERS:
+        return this.onHeadersFrame(flags, sid, buf, start, end);
+      case FrameType.CONTINUATION:
+        return this.onContinuation(flags, sid, buf.subarray(start, end));
+      case FrameType.RST_STREAM: {
+        if (sid === 0) return this.fail(ErrorCode.PROTOCOL_ERROR);
+        if (end - start !== 4) return this.fail(ErrorCode.FRAME_SIZE_ERROR);
+        const s = this.streams.get(sid);
+        if (s !== undefined) this.closeStream(s, null);
+        return;
+      }
+      case FrameType.SETTINGS:
+        return this.onSettings(flags, sid, buf, start, end);
+      case FrameType.PING:
+        return this.onPing(flags, sid, buf, start, end);
+      case FrameType.WINDOW_UPDATE:
+        return this.onWindowUpdate(sid, buf, start, end);
+      case FrameType.PUSH_PROMISE:
+        return this.fail(ErrorCode.PROTOCOL_ERROR);
+      default:
+        // PRIORITY, GOAWAY (the client closes the socket after it) and
+        // unknown types need nothing from a server.
+        return;
+    }
+  }
+
+  /** Strips padding; null when the pad length runs past the frame. */
+  private unpad(flags: number, buf: Buffer, start: number, end: number): [number, number] | null {
+    if ((flags & Flag.PADDED) === 0) return [start, end];
+    if (start >= end) return null;
+    const pad = buf[start]!;
+    if (pad > end - start - 1) return null;
+    return [start + 1, end - pad];
+  }
+
+  private onDataFrame(flags: number, sid: number, buf: Buffer, start: number, end: number): void {
+    if (sid === 0) return this.fail(ErrorCode.PROTOCOL_ERROR);
+    const frameLen = end - start;
+    // Every DATA byte counts against the connection window, also on streams already over.
+    this.recvUnacked += frameLen;
+    if (this.recvUnacked >= this.opts.windowSize / 2) {
+      this.send(wordsFrame(FrameType.WINDOW_UPDATE, 0, 0, [this.recvUnacked]));
+      this.recvUnacked = 0;
+    }
+    const range = this.unpad(flags, buf, start, end);
+    if (range === null) return this.fail(ErrorCode.PROTOCOL_ERROR);
+    const s = this.streams.get(sid);
+    if (s === undefined) {
+      if (sid > this.lastStreamId) this.fail(ErrorCode.PROTOCOL_ERROR);
+      return;
+    }
+    if (s.remoteEnded) return this.closeStream(s, ErrorCode.STREAM_CLOSED);
+    const end_ = (flags & Flag.END_STREAM) !== 0;
+    if (!end_) {
+      s.recvUnacked += frameLen;
+      if (s.recvUnacked >= this.opts.windowSize / 2) {
+        this.send(wordsFrame(FrameType.WINDOW_UPDATE, 0, sid, [s.recvUnacked]));
+        s.recvUnacked = 0;
+      }
+    }
+    if (range[1] > range[0]) s.onData?.(buf.subarray(range[0], range[1]));
+    if (end_ && !s.closed) this.remoteEnd(s);
+  }
+
+  private onHeadersFrame(flags: number, sid: number, buf: Buffer, start: number, end: number): void {
+    if (sid === 0) return this.fail(ErrorCode.PROTOCOL_ERROR);
+    const range = this.unpad(flags, buf, start, end);
+    if (range === null) return this.fail(ErrorCode.PROTOCOL_ERROR);
+    let [from, to] = range;
+    if ((flags & Flag.PRIORITY) !== 0) {
+      from += 5;
+      if (from > to) return this.fail(ErrorCode.PROTOCOL_ERROR);
+    }
+    const fragment = buf.subarray(from, to);
+    const endStream = (flags & Flag.END_STREAM) !== 0;
+    if ((flags & Flag.END_HEADERS) !== 0) return this.onHeaderBlock(sid, endStream, fragment);
+    this.blockStream = sid;
+    this.blockEndStream = endStream;
+    this.blockParts = [fragment];
+    this.blockLen = fragment.length;
+  }
+
+  private onContinuation(flags: number, sid: number, fragment: Buffer): void {
+    if (this.blockStream === 0 || sid !== this.blockStream) return this.fail(ErrorCode.PROTOCOL_ERROR);
+    this.blockParts.push(fragment);
+    this.blockLen += fragment.length;
+    // The block must be decoded whole to keep HPACK's table in step, so one
+    // too large to hold ends the connection rather than the stream.
+    if (this.blockLen > this.opts.maxHeaderBlock) return this.fail(ErrorCode.ENHANCE_YOUR_CALM);
+    if ((flags & Flag.END_HEADERS) === 0) return;
+    const block = Buffer.concat(this.blockParts, this.blockLen);
+    this.blockStream = 0;
+    this.blockParts = [];
+    this.blockLen = 0;
+    this.onHeaderBlock(sid, this.blockEndStream, block);
+  }
+
+  private onHeaderBlock(sid: number, endStream: boolean, block: Buffer): void {
+    const existing = this.streams.get(sid);
+    const isNew = existing === undefined && sid > this.lastStreamId;
+    if (isNew && (sid & 1) === 0) return this.fail(ErrorCode.PROTOCOL_ERROR);
+    const headers: IncomingHttpHeaders = Object.create(null) as IncomingHttpHeaders;
+    this.current = isNew ? headers : null;
+    try {
+      this.decoder.decode(block, this.addHeader);
+    } finally {
+      this.current = null;
+    }
+    if (!isNew) {
+      // Trailers from the client end its side; any other block on an open
+      // stream is malformed. Blocks for streams already over are dropped.
+      if (existing !== undefined) {
+        if (endStream) this.remoteEnd(existing);
+        else this.closeStream(existing, ErrorCode.PROTOCOL_ERROR);
+      }
+      return;
+    }
+    this.lastStreamId = sid;
+    const s = new H2Stream(this, sid, headers, this.peerInitialWindow);
+    this.streams.set(sid, s);
+    this.opts.onStream(s);
+    if (endStream && !s.closed) this.remoteEnd(s);
+  }
+
+  private remoteEnd(s: H2Stream): void {
+    s.remoteEnded = true;
+    s.onEnd?.();
+  }
+
+  private onSettings(flags: number, sid: number, buf: Buffer, start: number, end: number): void {
+    if (sid !== 0) return this.fail(ErrorCode.PROTOCOL_ERROR);
+    const len = end - start;
+    if ((flags & Flag.ACK) !== 0) {
+      if (len !== 0) this.fail(ErrorCode.FRAME_SIZE_ERROR);
+      return;
+    }
+    if (len % 6 !== 0) return this.fail(ErrorCode.FRAME_SIZE_ERROR);
+    let grew = false;
+    for (let p = start; p < end; p += 6) {
+      const id = buf.readUInt16BE(p);
+      const value = buf.readUInt32BE(p + 2);
+      if (id === Setting.INITIAL_WINDOW_SIZE) {
+        if (value > MAX_WINDOW) return this.fail(ErrorCode.FLOW_CONTROL_ERROR);
+        const delta = value - this.peerInitialWindow;
+        this.peerInitialWindow = value;
+        for (const s of this.streams.values()) {
+          s.sendWindow += delta;
+          if (s.sendWindow > MAX_WINDOW) return this.fail(ErrorCode.FLOW_CONTROL_ERROR);
+        }
+        if (delta > 0) grew = true;
+      } else if (id === Setting.MAX_FRAME_SIZE) {
+        if (value < DEFAULT_MAX_FRAME || value > MAX_FRAME_LIMIT) return this.fail(ErrorCode.PROTOCOL_ERROR);
+        this.peerMaxFrame = value;
+      } else if (id === Setting.ENABLE_PUSH) {
+        if (value > 1) return this.fail(ErrorCode.PROTOCOL_ERROR);
+      }
+      // The header table size is the size of the client's decoder table; our
+      // encoder never adds to it, so any size is honoured.
+    }
+    this.send(settingsFrame([], true));
+    if (grew) this.pumpBlocked();
+  }
+
+  private onPing(flags: number, sid: number, buf: Buffer, start: number, end: number): void {
+    if (sid !== 0) return this.fail(ErrorCode.PROTOCOL_ERROR);
+    if (end - start !== 8) return this.fail(ErrorCode.FRAME_SIZE_ERROR);
+    if ((flags & Flag.ACK) !== 0) return;
+    const pong = Buffer.allocUnsafe(FRAME_HEADER_BYTES + 8);
+    writeFrameHeader(pong, 0, 8, FrameType.PING, Flag.ACK, 0);
+    buf.copy(pong, FRAME_HEADER_BYTES, start, end);
+    this.send(pong);
+  }
+
+  private onWindowUpdate(sid: number, buf: Buffer, start: number, end: number): void {
+    if (end - start !== 4) return this.fail(ErrorCode.FRAME_SIZE_ERROR);
+    const inc = buf.readUInt32BE(start) & 0x7fffffff;
+    if (sid === 0) {
+      if (inc === 0) return this.fail(ErrorCode.PROTOCOL_ERROR);
+      this.sendWindow += inc;
+      if (this.sendWindow > MAX_WINDOW) return this.fail(ErrorCode.FLOW_CONTROL_ERROR);
+      this.pumpBlocked();
+      return;
+    }
+    const s = this.streams.get(sid);
+    if (s === undefined) return;
+    if (inc === 0) return this.closeStream(s, ErrorCode.PROTOCOL_ERROR);
+    s.sendWindow += inc;
+    if (s.sendWindow > MAX_WINDOW) return this.closeStream(s, ErrorCode.FLOW_CONTROL_ERROR);
+    s.pump();
+  }
+
+  private pumpBlocked(): void {
+    for (const s of [...this.blocked]) {
+      if (this.sendWindow <= 0) return;
+      s.pump();
+    }
+  }
+}
+
+function flushConnection(c: H2Connection): void {
+  c.flush();
+}
