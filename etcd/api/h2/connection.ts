@@ -44,6 +44,13 @@ export interface H2ConnectionOptions {
 const HIGH_WATER = 1 << 20;
 /** Below this many bytes a flush joins its frames into one buffer instead of a corked writev. */
 const JOIN_LIMIT = 64 * 1024;
+/** How long a failed connection may take to get its GOAWAY out before the socket is dropped. */
+const FAIL_LINGER_MS = 1000;
+/** RFC 9113 6.5.2: each header field counts its name, its value and 32 octets against the list size. */
+const FIELD_OVERHEAD = 32;
+/** The HPACK table size a peer's decoder starts with (RFC 9113 6.5.2 SETTINGS_HEADER_TABLE_SIZE). */
+const DEFAULT_TABLE_SIZE = 4096;
+const EMPTY = Buffer.alloc(0);
 
 /**
  * One request stream. The server sets the callbacks when the stream opens;
@@ -84,10 +91,7 @@ export class H2Stream {
   respond(block: Uint8Array, endStream: boolean): void {
     if (this.closed || this.headersSent) return;
     this.headersSent = true;
-    const c = this.conn;
-    const frame = Buffer.allocUnsafe(headerFramesLength(block.length, c.peerMaxFrame));
-    writeHeaderFrames(frame, 0, this.id, block, endStream, c.peerMaxFrame);
-    c.send(frame);
+    this.conn.sendHeaderBlock(this.id, block, endStream);
     if (endStream) this.endLocal();
   }
 
@@ -129,9 +133,10 @@ export class H2Stream {
     }
     this.headersSent = true;
     const max = c.peerMaxFrame;
-    const hLen = headerFramesLength(headers.length, max);
+    const first = c.headerBlock(headers);
+    const hLen = headerFramesLength(first.length, max);
     const out = Buffer.allocUnsafe(hLen + FRAME_HEADER_BYTES + dataLen + headerFramesLength(trailers.length, max));
-    let off = writeHeaderFrames(out, 0, this.id, headers, false, max);
+    let off = writeHeaderFrames(out, 0, this.id, first, false, max);
     writeFrameHeader(out, off, dataLen, FrameType.DATA, 0, this.id);
     off += FRAME_HEADER_BYTES;
     out.set(head, off);
@@ -189,10 +194,7 @@ export class H2Stream {
     const trailers = this.trailers;
     if (trailers !== null) {
       this.trailers = null;
-      const max = c.peerMaxFrame;
-      const frame = Buffer.allocUnsafe(headerFramesLength(trailers.length, max));
-      writeHeaderFrames(frame, 0, this.id, trailers, true, max);
-      c.send(frame);
+      c.sendHeaderBlock(this.id, trailers, true);
       this.endLocal();
       return;
     }
@@ -224,16 +226,29 @@ export class H2Connection {
   private inParts: Buffer[] = [];
   private inLen = 0;
   private need = CLIENT_PREFACE.length;
-  // A header block arriving in HEADERS + CONTINUATION frames.
+  // A header block arriving in HEADERS + CONTINUATION frames. The fragments
+  // are copied: views would pin every input chunk one came in, and a flood
+  // of empty CONTINUATION frames would grow a list of them without bound.
   private blockStream = 0;
   private blockEndStream = false;
-  private blockParts: Buffer[] = [];
+  private blockBuf: Buffer = EMPTY;
   private blockLen = 0;
-  // The headers of the block being decoded, filled by a callback bound once.
+  // The headers of the block being decoded, filled by a callback bound once,
+  // and the size of their list so far. HPACK lets a few bytes stand for a
+  // table entry of 4 KB, so the block's own size does not bound it.
   private current: IncomingHttpHeaders | null = null;
+  private listSize = 0;
+  private listTooLarge = false;
   private readonly addHeader = (name: string, value: string): void => {
     const h = this.current;
     if (h === null) return;
+    this.listSize += name.length + value.length + FIELD_OVERHEAD;
+    if (this.listSize > this.opts.maxHeaderBlock) {
+      // Decoding goes on to keep HPACK's table in step; the fields are dropped.
+      this.current = null;
+      this.listTooLarge = true;
+      return;
+    }
     const prev = h[name];
     h[name] = prev === undefined ? value : `${String(prev)}, ${value}`;
   };
@@ -241,13 +256,22 @@ export class H2Connection {
   private out: Buffer[] = [];
   private outBytes = 0;
   private flushQueued = false;
+  /** Reading stopped until the socket drains: a client that does not read its answers gets no more of them. */
+  private readPaused = false;
+  /**
+   * The smallest HPACK table size the client's SETTINGS lowered its decoder
+   * to, which our next header block must announce (RFC 7541 4.2); -1 when
+   * none is due. Our encoder never uses the table, so announcing is all.
+   */
+  private tableSizeDue = -1;
+  private peerTableSize = DEFAULT_TABLE_SIZE;
 
   constructor(
     private readonly socket: Socket,
     private readonly opts: H2ConnectionOptions,
   ) {
     socket.on('data', (chunk: Buffer) => this.onBytes(chunk));
-    socket.on('drain', () => this.notifyDrain());
+    socket.on('drain', () => this.onSocketDrain());
     socket.on('error', () => socket.destroy());
     socket.on('close', () => this.onSocketClose());
     const pairs: Array<[number, number]> = [
@@ -280,6 +304,21 @@ export class H2Connection {
     }
   }
 
+  /** A header block to send now, led by a table size update when one is due. */
+  headerBlock(block: Uint8Array): Uint8Array {
+    const size = this.tableSizeDue;
+    if (size < 0) return block;
+    this.tableSizeDue = -1;
+    return Buffer.concat([tableSizeUpdate(size), block]);
+  }
+
+  sendHeaderBlock(streamId: number, block: Uint8Array, endStream: boolean): void {
+    const b = this.headerBlock(block);
+    const frame = Buffer.allocUnsafe(headerFramesLength(b.length, this.peerMaxFrame));
+    writeHeaderFrames(frame, 0, streamId, b, endStream, this.peerMaxFrame);
+    this.send(frame);
+  }
+
   flush(): void {
     this.flushQueued = false;
     const out = this.out;
@@ -295,7 +334,22 @@ export class H2Connection {
       for (const b of out) s.write(b);
       s.uncork();
     }
+    // Control frames answer input (PING, SETTINGS, WINDOW_UPDATE), so with
+    // a peer that sends without reading, only reading less bounds the output
+    // held. The socket's 'drain' follows, as its write has returned false.
+    if (s.writableLength > HIGH_WATER && !this.readPaused) {
+      this.readPaused = true;
+      s.pause();
+    }
     if (!this.congested) this.notifyDrain();
+  }
+
+  private onSocketDrain(): void {
+    if (this.readPaused && !this.dead) {
+      this.readPaused = false;
+      this.socket.resume();
+    }
+    this.notifyDrain();
   }
 
   block(s: H2Stream): void {
@@ -318,7 +372,7 @@ export class H2Connection {
     this.blocked.delete(s);
     this.drainWaiters.delete(s);
     if (rstCode !== null) this.send(wordsFrame(FrameType.RST_STREAM, 0, s.id, [rstCode]));
-    s.onClose?.();
+    notifyClose(s);
   }
 
   private notifyDrain(): void {
@@ -328,7 +382,12 @@ export class H2Connection {
       if (this.congested) return;
       if (!s.idle || s.closed) continue;
       this.drainWaiters.delete(s);
-      s.onDrain?.();
+      try {
+        s.onDrain?.();
+      } catch {
+        // Runs from socket events and nextTick too, where a throw would end the process.
+        this.closeStream(s, ErrorCode.INTERNAL_ERROR);
+      }
     }
   }
 
@@ -342,9 +401,13 @@ export class H2Connection {
     this.drainWaiters.clear();
     for (const s of open) {
       s.closed = true;
-      s.onClose?.();
+      notifyClose(s);
     }
-    this.opts.onClose(this);
+    try {
+      this.opts.onClose(this);
+    } catch {
+      // The connection is gone either way; a throw here would end the process.
+    }
   }
 
   /** A connection error: GOAWAY with the code, then the socket goes once that is written. */
@@ -354,8 +417,10 @@ export class H2Connection {
     this.flush();
     this.dead = true;
     this.socket.write(goaway, () => this.socket.destroy());
-    // The write callback may never come on a socket that is already failing.
+    // The write callback may never come on a socket that is already failing,
+    // nor while a client that reads nothing leaves earlier output unsent.
     this.socket.end();
+    setTimeout(() => this.socket.destroy(), FAIL_LINGER_MS).unref();
   }
 
   private onBytes(chunk: Buffer): void {
@@ -499,27 +564,39 @@ export class H2Connection {
       if (from > to) return this.fail(ErrorCode.PROTOCOL_ERROR);
     }
     const fragment = buf.subarray(from, to);
+    if (fragment.length > this.opts.maxHeaderBlock) return this.fail(ErrorCode.ENHANCE_YOUR_CALM);
     const endStream = (flags & Flag.END_STREAM) !== 0;
     if ((flags & Flag.END_HEADERS) !== 0) return this.onHeaderBlock(sid, endStream, fragment);
     this.blockStream = sid;
     this.blockEndStream = endStream;
-    this.blockParts = [fragment];
-    this.blockLen = fragment.length;
+    this.blockLen = 0;
+    this.appendFragment(fragment);
   }
 
   private onContinuation(flags: number, sid: number, fragment: Buffer): void {
     if (this.blockStream === 0 || sid !== this.blockStream) return this.fail(ErrorCode.PROTOCOL_ERROR);
-    this.blockParts.push(fragment);
-    this.blockLen += fragment.length;
     // The block must be decoded whole to keep HPACK's table in step, so one
     // too large to hold ends the connection rather than the stream.
-    if (this.blockLen > this.opts.maxHeaderBlock) return this.fail(ErrorCode.ENHANCE_YOUR_CALM);
+    if (this.blockLen + fragment.length > this.opts.maxHeaderBlock) return this.fail(ErrorCode.ENHANCE_YOUR_CALM);
+    this.appendFragment(fragment);
     if ((flags & Flag.END_HEADERS) === 0) return;
-    const block = Buffer.concat(this.blockParts, this.blockLen);
+    const block = this.blockBuf.subarray(0, this.blockLen);
     this.blockStream = 0;
-    this.blockParts = [];
+    this.blockBuf = EMPTY;
     this.blockLen = 0;
     this.onHeaderBlock(sid, this.blockEndStream, block);
+  }
+
+  /** Copies a fragment into the block buffer, which grows by doubling up to maxHeaderBlock. */
+  private appendFragment(fragment: Buffer): void {
+    const need = this.blockLen + fragment.length;
+    if (need > this.blockBuf.length) {
+      const grown = Buffer.allocUnsafe(Math.min(this.opts.maxHeaderBlock, Math.max(need, 2 * this.blockBuf.length, 4096)));
+      this.blockBuf.copy(grown, 0, 0, this.blockLen);
+      this.blockBuf = grown;
+    }
+    fragment.copy(this.blockBuf, this.blockLen);
+    this.blockLen = need;
   }
 
   private onHeaderBlock(sid: number, endStream: boolean, block: Buffer): void {
@@ -528,6 +605,8 @@ export class H2Connection {
     if (isNew && (sid & 1) === 0) return this.fail(ErrorCode.PROTOCOL_ERROR);
     const headers: IncomingHttpHeaders = Object.create(null) as IncomingHttpHeaders;
     this.current = isNew ? headers : null;
+    this.listSize = 0;
+    this.listTooLarge = false;
     try {
       this.decoder.decode(block, this.addHeader);
     } finally {
@@ -535,14 +614,23 @@ export class H2Connection {
     }
     if (!isNew) {
       // Trailers from the client end its side; any other block on an open
-      // stream is malformed. Blocks for streams already over are dropped.
+      // stream is malformed, and so is one after the client's side ended
+      // (half-closed (remote), RFC 9113 5.1). Blocks for streams already
+      // over are dropped.
       if (existing !== undefined) {
-        if (endStream) this.remoteEnd(existing);
-        else this.closeStream(existing, ErrorCode.PROTOCOL_ERROR);
+        if (!endStream) this.closeStream(existing, ErrorCode.PROTOCOL_ERROR);
+        else if (existing.remoteEnded) this.closeStream(existing, ErrorCode.STREAM_CLOSED);
+        else this.remoteEnd(existing);
       }
       return;
     }
     this.lastStreamId = sid;
+    if (this.listTooLarge) {
+      // More than our SETTINGS_MAX_HEADER_LIST_SIZE: the stream is refused
+      // (as grpc-go refuses it), the connection goes on.
+      this.send(wordsFrame(FrameType.RST_STREAM, 0, sid, [ErrorCode.FRAME_SIZE_ERROR]));
+      return;
+    }
     const s = new H2Stream(this, sid, headers, this.peerInitialWindow);
     this.streams.set(sid, s);
     this.opts.onStream(s);
@@ -580,9 +668,13 @@ export class H2Connection {
         this.peerMaxFrame = value;
       } else if (id === Setting.ENABLE_PUSH) {
         if (value > 1) return this.fail(ErrorCode.PROTOCOL_ERROR);
+      } else if (id === Setting.HEADER_TABLE_SIZE && value < this.peerTableSize) {
+        // The client's decoder table shrank: our encoder never adds to it,
+        // but the next block must say so, or decoders such as nghttp2's
+        // reject it with COMPRESSION_ERROR.
+        this.peerTableSize = value;
+        this.tableSizeDue = value;
       }
-      // The header table size is the size of the client's decoder table; our
-      // encoder never adds to it, so any size is honoured.
     }
     this.send(settingsFrame([], true));
     if (grew) this.pumpBlocked();
@@ -626,4 +718,24 @@ export class H2Connection {
 
 function flushConnection(c: H2Connection): void {
   c.flush();
+}
+
+/** Tells a stream's owner it is over; the stream is closed either way, so a throw is dropped rather than let out of a socket event. */
+function notifyClose(s: H2Stream): void {
+  try {
+    s.onClose?.();
+  } catch {
+    // Nothing more can happen on the stream.
+  }
+}
+
+/** RFC 7541 6.3: a dynamic table size update, 001 and a 5-bit prefix integer. */
+function tableSizeUpdate(size: number): Buffer {
+  const bytes = [0x20 | Math.min(size, 31)];
+  if (size >= 31) {
+    let rest = size - 31;
+    for (; rest >= 0x80; rest = Math.floor(rest / 0x80)) bytes.push((rest % 0x80) | 0x80);
+    bytes.push(rest);
+  }
+  return Buffer.from(bytes);
 }
