@@ -37,10 +37,11 @@ describe.skipIf(reason !== undefined)('etcdctl 3.4 session against 3 members', (
       const { transcript } = await runSession(etcdctl!, cluster.endpoints, { SNAPSHOT: snapshotPath }, CLUSTER_SESSION);
       rmSync(snapshotPath, { force: true });
       const leaders = leaderColumn(transcript);
-      expect(leaders.length, `${kind}: status lines`).toBe(3);
-      expect(leaders.filter((b) => b === 'true').length, `${kind}: exactly one leader`).toBe(1);
+      // Two status commands (named endpoints, then --cluster), three members each.
+      expect(leaders.length, `${kind}: status lines`).toBe(6);
+      expect(leaders.filter((b) => b === 'true').length, `${kind}: exactly one leader per command`).toBe(2);
       const hashes = [...transcript.matchAll(/^(?:http:\/\/)?127\.0\.0\.1:\d+, (\d+)$/gm)].map((m) => m[1]);
-      expect(hashes.length, `${kind}: hashkv lines`).toBe(3);
+      expect(hashes.length, `${kind}: hashkv lines`).toBe(6);
       expect(new Set(hashes).size, `${kind}: equal HashKV on every member`).toBe(1);
       const normalised = normalise(transcript, { client: ports.map((p) => String(p.client)), peer: ports.map((p) => String(p.peer)) })
         // which member leads is not deterministic

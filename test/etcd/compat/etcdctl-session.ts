@@ -186,11 +186,14 @@ export const CLUSTER_SESSION: Step[] = [
   ctl('member', 'list'),
   ctl('member', 'list', '-w', 'json'),
   // Every member is named in --endpoints, so these reach each member in turn.
-  // (etcdctl 3.4's --cluster form dials members as passthrough:///http://...,
-  // an HTTP/2 :authority with a scheme that Node's HTTP/2 layer rejects.)
   ctl('endpoint', 'status'),
   { kind: 'ctl', args: ['endpoint', 'health'], sortLines: true },
   ctl('endpoint', 'hashkv'),
+  // --cluster dials the members' advertised client URLs as
+  // passthrough:///http://..., so the HTTP/2 :authority carries a scheme.
+  ctl('endpoint', 'status', '--cluster'),
+  { kind: 'ctl', args: ['endpoint', 'health', '--cluster'], sortLines: true },
+  ctl('endpoint', 'hashkv', '--cluster'),
   ctl('defrag'),
   ctl('alarm', 'list'),
 ];
