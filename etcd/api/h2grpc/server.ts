@@ -51,7 +51,14 @@ interface Route {
   streaming: StreamingImpl | null;
 }
 
-const DEFAULT_WINDOW = 1 << 20;
+/** Receive window per stream and per connection unless the options say otherwise. */
+const GRPC_WINDOW = 1 << 20;
+/**
+ * Node fires a timer longer than this at once (with a warning). A deadline
+ * further out, such as grpc-go's 720H for a 30-day context, is no deadline
+ * that matters: the call gets no timer.
+ */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 /** Largest request header block; tokens and grpc metadata are far smaller. */
 const MAX_HEADER_BLOCK = 1 << 20;
 
@@ -61,6 +68,11 @@ function one(v: string | string[] | undefined): string | undefined {
 }
 
 const deadlineStatus = (): Status => ({ code: GrpcCode.DEADLINE_EXCEEDED, details: 'Deadline exceeded' });
+
+/** A timer for a call's deadline, or none when the call has none or it is out of a timer's range. */
+function armDeadline(ms: number | undefined, onDeadline: () => void): NodeJS.Timeout | undefined {
+  return ms === undefined || ms > MAX_TIMER_MS ? undefined : setTimeout(onDeadline, ms);
+}
 
 function unmarshalStatus(err: unknown): Status {
   return { code: GrpcCode.INTERNAL, details: `grpc: error unmarshalling request: ${err instanceof Error ? err.message : String(err)}` };
@@ -89,7 +101,7 @@ export class H2GrpcServer {
 
   constructor(private readonly opts: GrpcServerOptions) {
     this.maxLen = opts.maxReceiveMessageLength;
-    this.window = opts.windowSize ?? DEFAULT_WINDOW;
+    this.window = opts.windowSize ?? GRPC_WINDOW;
   }
 
   addUnary(def: MethodDefinition, impl: UnaryImpl): void {
@@ -185,7 +197,7 @@ export class H2GrpcServer {
       if (timer !== undefined) clearTimeout(timer);
       respondTrailersOnly(stream, s);
     };
-    if (timeoutMs !== undefined) timer = setTimeout(() => fail(deadlineStatus()), timeoutMs);
+    timer = armDeadline(timeoutMs, () => fail(deadlineStatus()));
     const onMessage = (m: RawMessage) => {
       if (count++ === 0) msg = m;
     };
@@ -282,7 +294,7 @@ export class StreamingCall {
     timeoutMs: number | undefined,
   ) {
     this.decoder = new MessageDecoder(server.maxReceiveMessageLength);
-    if (timeoutMs !== undefined) this.timer = setTimeout(() => this.abort(deadlineStatus()), timeoutMs);
+    this.timer = armDeadline(timeoutMs, () => this.abort(deadlineStatus()));
     stream.onData = (chunk: Buffer) => this.onData(chunk);
     stream.onEnd = () => this.onEnd();
     stream.onDrain = () => this.onDrain?.();

@@ -203,6 +203,19 @@ describe('HTTP/2 gRPC server', () => {
       await sleep(80); // the cleared timer must not fire a second status
     });
 
+    it('treats a grpc-timeout beyond a timer\'s range (grpc-go sends 720H for 30 days) as no deadline', async () => {
+      const req = session.request({ ':method': 'POST', ':path': '/etcdserverpb.KV/Range', 'content-type': 'application/grpc', 'grpc-timeout': '720H' });
+      req.on('error', () => undefined);
+      let answered = false;
+      req.on('response', () => (answered = true));
+      const closed = new Promise<void>((r) => req.on('close', r));
+      req.end(frameMessage(rangeBytes('hang')));
+      await sleep(200);
+      expect(answered).toBe(false);
+      req.close(constants.NGHTTP2_CANCEL);
+      await closed;
+    });
+
     it('refuses a malformed grpc-timeout', async () => {
       const r = await rawCall(session, '/etcdserverpb.KV/Range', [frameMessage(rangeBytes('k'))], { 'grpc-timeout': 'soon' });
       expect(grpcStatus(r).code).toBe(GrpcCode.INTERNAL);
