@@ -56,9 +56,8 @@ export async function startApiServer(backend: EtcdBackend, opts: ApiServerOption
       socket.pause();
       socket.unshift(seen);
       if (isH2) {
-        // The HTTP/2 session reads the buffered bytes itself from the paused
-        // stream and then the native handle; resuming here would hand those
-        // bytes to no listener.
+        // The HTTP/2 connection attaches its 'data' listener and resumes
+        // the socket itself; the bytes unshifted here come first.
         grpcServer.handleConnection(socket);
       } else {
         // The HTTP/1 parser takes buffered bytes through 'data' events.

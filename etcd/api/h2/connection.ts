@@ -5,8 +5,10 @@
 //
 // Why not node:http2: it answers a gRPC call in two socket writes (its
 // sendTrailers defers the trailers with setImmediate), and every stream is a
-// Duplex with its events. Here every frame a turn of the event loop produces
-// for a connection leaves in one write, and a unary response is one buffer.
+// Duplex with its events. Here the frames a connection produces while one
+// callback and its microtasks run leave in one write (process.nextTick), and
+// a unary response that fits the client's windows and frame size is one
+// buffer.
 
 import type { IncomingHttpHeaders } from 'node:http2';
 import type { Socket } from 'node:net';
@@ -27,12 +29,16 @@ import {
   writeFrameHeader,
   writeHeaderFrames,
 } from './frames.js';
-import { HpackDecoder, HpackError } from './hpack.js';
+import { encodeTableSizeUpdate, HpackDecoder, HpackError } from './hpack.js';
 
 export interface H2ConnectionOptions {
   /** Receive window granted to each stream and to the connection. */
   windowSize: number;
-  /** Largest header block accepted, all fragments together. */
+  /**
+   * Largest header block accepted, all fragments together; also the
+   * SETTINGS_MAX_HEADER_LIST_SIZE we announce and the bound on a decoded
+   * header list (name + value + 32 bytes per field).
+   */
   maxHeaderBlock: number;
   /** A request's headers are complete; the stream's callbacks must be set before returning. */
   onStream(stream: H2Stream): void;
@@ -44,6 +50,13 @@ export interface H2ConnectionOptions {
 const HIGH_WATER = 1 << 20;
 /** Below this many bytes a flush joins its frames into one buffer instead of a corked writev. */
 const JOIN_LIMIT = 64 * 1024;
+/**
+ * Response bytes all streams of a connection may hold back for the client's
+ * windows. A client that grants no window but keeps asking would otherwise
+ * make us hold every answer; past this, new streams are refused until it
+ * reads. Reading goes on, as only the client's WINDOW_UPDATEs free the queue.
+ */
+const MAX_HELD_BYTES = 64 * 1024 * 1024;
 /** How long a failed connection may take to get its GOAWAY out before the socket is dropped. */
 const FAIL_LINGER_MS = 1000;
 /** RFC 9113 6.5.2: each header field counts its name, its value and 32 octets against the list size. */
@@ -146,7 +159,6 @@ export class H2Stream {
     this.sendWindow -= dataLen;
     c.sendWindow -= dataLen;
     c.send(out);
-    this.localEnded = true;
     this.endLocal();
   }
 
@@ -160,9 +172,15 @@ export class H2Stream {
     return this.queued === 0;
   }
 
+  /** Bytes waiting for the client's windows. */
+  get queuedBytes(): number {
+    return this.queued;
+  }
+
   private enqueue(bytes: Uint8Array): void {
     this.queue.push(bytes);
     this.queued += bytes.length;
+    this.conn.heldBytes += bytes.length;
   }
 
   /** Sends as much queued DATA as the windows allow, then the trailers if they are due. */
@@ -186,6 +204,7 @@ export class H2Stream {
         else this.queue[0] = first.subarray(take);
       }
       this.queued -= n;
+      c.heldBytes -= n;
       this.sendWindow -= n;
       c.sendWindow -= n;
       c.send(frame);
@@ -212,6 +231,8 @@ export class H2Stream {
 export class H2Connection {
   /** Our send window for the whole connection. */
   sendWindow = DEFAULT_WINDOW;
+  /** Response bytes queued in streams for the client's windows (see MAX_HELD_BYTES). */
+  heldBytes = 0;
   peerMaxFrame = DEFAULT_MAX_FRAME;
   private peerInitialWindow = DEFAULT_WINDOW;
   private readonly streams = new Map<number, H2Stream>();
@@ -264,7 +285,8 @@ export class H2Connection {
    * none is due. Our encoder never uses the table, so announcing is all.
    */
   private tableSizeDue = -1;
-  private peerTableSize = DEFAULT_TABLE_SIZE;
+  /** The HPACK table size the client's decoder last had announced to it (or started with). */
+  private announcedTableSize = DEFAULT_TABLE_SIZE;
 
   constructor(
     private readonly socket: Socket,
@@ -309,7 +331,7 @@ export class H2Connection {
     const size = this.tableSizeDue;
     if (size < 0) return block;
     this.tableSizeDue = -1;
-    return Buffer.concat([tableSizeUpdate(size), block]);
+    return Buffer.concat([encodeTableSizeUpdate(size), block]);
   }
 
   sendHeaderBlock(streamId: number, block: Uint8Array, endStream: boolean): void {
@@ -371,6 +393,7 @@ export class H2Connection {
     this.streams.delete(s.id);
     this.blocked.delete(s);
     this.drainWaiters.delete(s);
+    this.heldBytes -= s.queuedBytes;
     if (rstCode !== null) this.send(wordsFrame(FrameType.RST_STREAM, 0, s.id, [rstCode]));
     notifyClose(s);
   }
@@ -542,8 +565,8 @@ export class H2Connection {
       return;
     }
     if (s.remoteEnded) return this.closeStream(s, ErrorCode.STREAM_CLOSED);
-    const end_ = (flags & Flag.END_STREAM) !== 0;
-    if (!end_) {
+    const endStream = (flags & Flag.END_STREAM) !== 0;
+    if (!endStream) {
       s.recvUnacked += frameLen;
       if (s.recvUnacked >= this.opts.windowSize / 2) {
         this.send(wordsFrame(FrameType.WINDOW_UPDATE, 0, sid, [s.recvUnacked]));
@@ -551,7 +574,7 @@ export class H2Connection {
       }
     }
     if (range[1] > range[0]) s.onData?.(buf.subarray(range[0], range[1]));
-    if (end_ && !s.closed) this.remoteEnd(s);
+    if (endStream && !s.closed) this.remoteEnd(s);
   }
 
   private onHeadersFrame(flags: number, sid: number, buf: Buffer, start: number, end: number): void {
@@ -621,6 +644,12 @@ export class H2Connection {
         if (!endStream) this.closeStream(existing, ErrorCode.PROTOCOL_ERROR);
         else if (existing.remoteEnded) this.closeStream(existing, ErrorCode.STREAM_CLOSED);
         else this.remoteEnd(existing);
+      } else if (!endStream) {
+        // An id reused for a new request: the client hears so rather than
+        // waiting for an answer that will not come. Trailers (END_STREAM)
+        // for a stream already over are dropped, as after our RST_STREAM
+        // they must be.
+        this.send(wordsFrame(FrameType.RST_STREAM, 0, sid, [ErrorCode.STREAM_CLOSED]));
       }
       return;
     }
@@ -631,10 +660,17 @@ export class H2Connection {
       this.send(wordsFrame(FrameType.RST_STREAM, 0, sid, [ErrorCode.FRAME_SIZE_ERROR]));
       return;
     }
+    if (this.heldBytes > MAX_HELD_BYTES) {
+      this.send(wordsFrame(FrameType.RST_STREAM, 0, sid, [ErrorCode.REFUSED_STREAM]));
+      return;
+    }
     const s = new H2Stream(this, sid, headers, this.peerInitialWindow);
+    // Known before the server looks at it: a request answered at once (a
+    // reject) then closes without a needless RST_STREAM.
+    s.remoteEnded = endStream;
     this.streams.set(sid, s);
     this.opts.onStream(s);
-    if (endStream && !s.closed) this.remoteEnd(s);
+    if (endStream && !s.closed) s.onEnd?.();
   }
 
   private remoteEnd(s: H2Stream): void {
@@ -668,11 +704,11 @@ export class H2Connection {
         this.peerMaxFrame = value;
       } else if (id === Setting.ENABLE_PUSH) {
         if (value > 1) return this.fail(ErrorCode.PROTOCOL_ERROR);
-      } else if (id === Setting.HEADER_TABLE_SIZE && value < this.peerTableSize) {
+      } else if (id === Setting.HEADER_TABLE_SIZE && value < this.announcedTableSize) {
         // The client's decoder table shrank: our encoder never adds to it,
         // but the next block must say so, or decoders such as nghttp2's
         // reject it with COMPRESSION_ERROR.
-        this.peerTableSize = value;
+        this.announcedTableSize = value;
         this.tableSizeDue = value;
       }
     }
@@ -727,15 +763,4 @@ function notifyClose(s: H2Stream): void {
   } catch {
     // Nothing more can happen on the stream.
   }
-}
-
-/** RFC 7541 6.3: a dynamic table size update, 001 and a 5-bit prefix integer. */
-function tableSizeUpdate(size: number): Buffer {
-  const bytes = [0x20 | Math.min(size, 31)];
-  if (size >= 31) {
-    let rest = size - 31;
-    for (; rest >= 0x80; rest = Math.floor(rest / 0x80)) bytes.push((rest % 0x80) | 0x80);
-    bytes.push(rest);
-  }
-  return Buffer.from(bytes);
 }

@@ -364,6 +364,12 @@ export function encodeHeaders(fields: ReadonlyArray<readonly [string, string]>):
   return out.subarray(0, pos);
 }
 
+/** 6.3: a dynamic table size update, which an encoder must send after the decoder's table shrank. */
+export function encodeTableSizeUpdate(size: number): Buffer {
+  const out = Buffer.allocUnsafe(6);
+  return out.subarray(0, writeInteger(out, 0, 0x20, 5, size));
+}
+
 /** 5.1: writes `value` with an N-bit prefix, the byte's other bits being `flags`. */
 function writeInteger(out: Buffer, pos: number, flags: number, prefixBits: number, value: number): number {
   const max = (1 << prefixBits) - 1;

@@ -19,7 +19,7 @@ export interface RawMessage {
 
 export const HEADER_BYTES = 5;
 
-/** Prefixes a serialized message with an uncompressed frame header (one copy, into a pooled buffer when small). */
+/** A serialized message behind an uncompressed frame header, in one buffer (how a client frames a request). */
 export function frameMessage(body: Uint8Array): Buffer {
   const out = Buffer.allocUnsafe(HEADER_BYTES + body.length);
   out[0] = 0;
@@ -35,7 +35,6 @@ export function frameHeader(len: number): Buffer {
   out.writeUInt32BE(len, 1);
   return out;
 }
-
 
 /** grpc-go's wording, which etcd clients see from real etcd. */
 export function tooLargeStatus(len: number, max: number): Status {

@@ -662,6 +662,31 @@ describe('H2Connection: stream ends', () => {
     expect(h.streams[0]!.events).toEqual(['close']);
   });
 
+  it('sends no RST_STREAM after answering a request the client had already ended', async () => {
+    const h = await startServer();
+    const c = await Client.connect(h.port);
+    c.send(request(1, '/early', true));
+    await c.waitFrame((f) => f.sid === 1 && (f.flags & END_STREAM) !== 0, 'trailers-only answer');
+    await c.ping();
+    expect(c.of(1).map((f) => f.type)).toEqual([T.HEADERS]);
+    expect(h.streams[0]!.events).toEqual(['close']);
+  });
+
+  it('tells a client that reuses a stream id for a new request with RST_STREAM(STREAM_CLOSED)', async () => {
+    const h = await startServer();
+    const c = await Client.connect(h.port);
+    c.send(request(1, '/echo'), data(1, Buffer.from('one'), true));
+    await c.waitFrame((f) => f.sid === 1 && (f.flags & END_STREAM) !== 0, 'first answer');
+    c.send(request(1, '/echo'));
+    const rst = await c.waitFrame((f) => f.sid === 1 && f.type === T.RST_STREAM, 'RST_STREAM');
+    expect(rst.payload.readUInt32BE(0)).toBe(E.STREAM_CLOSED);
+    expect(h.streams).toHaveLength(1);
+    // The connection goes on.
+    c.send(request(3, '/echo'), data(3, Buffer.from('two'), true));
+    await c.waitFrame((f) => f.sid === 3 && (f.flags & END_STREAM) !== 0, 'next answer');
+    expect(dataOf(c.frames, 3).toString()).toBe('>two');
+  });
+
   it('ends a stream once when the client sends trailers after END_STREAM (STREAM_CLOSED)', async () => {
     const h = await startServer();
     const c = await Client.connect(h.port);
@@ -865,6 +890,28 @@ describe('H2Connection: hostile peers', () => {
     }
     expect(server.bytesRead).toBeLessThan(rounds * pings.length);
     expect(server.writableLength).toBeLessThan(2 << 20);
+  });
+
+  it('refuses new streams while answers held for a client that grants no window pass 64 MiB', async () => {
+    const h = await startServer();
+    // No window for any stream: every answer waits in its stream.
+    const c = await Client.connect(h.port, { settings: [[S.INITIAL_WINDOW_SIZE, 0]] });
+    const size = 8 * 1024 * 1024;
+    for (let sid = 1; sid <= 21; sid += 2) c.send(request(sid, '/big', true, [['x-size', String(size)]]));
+    await c.ping();
+    // Eight answers hold 64 MiB; the ninth goes past it; the tenth and
+    // eleventh are refused.
+    const refused = c.frames.filter((f) => f.type === T.RST_STREAM && f.payload.readUInt32BE(0) === 7).map((f) => f.sid);
+    expect(refused).toEqual([19, 21]);
+    expect(h.streams).toHaveLength(9);
+    expect(h.conns[0]!.heldBytes).toBe(9 * size);
+    // Once the client resets a stream, what it held is released.
+    c.send(rstStream(1, E.CANCEL));
+    await c.ping();
+    expect(h.conns[0]!.heldBytes).toBe(8 * size);
+    c.send(request(23, '/echo'), data(23, Buffer.from('x'), true));
+    await c.ping();
+    expect(h.streams.map((s) => s.headers[':path'])).toContain('/echo');
   });
 
   it('does not keep a failed connection open behind output the client never reads', async () => {
