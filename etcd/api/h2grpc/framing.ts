@@ -55,7 +55,14 @@ export class MessageDecoder {
   private need = -1;
   private compressed = false;
   private bodyLen = 0;
-  private parts: Buffer[] | null = null;
+  /**
+   * The body of a message split across chunks, copied as it arrives into a
+   * buffer that doubles up to the declared length: memory follows the bytes
+   * received, not the length a header claims, and a body sent in tiny DATA
+   * frames costs its bytes rather than a view object per frame.
+   */
+  private acc: Buffer | null = null;
+  private accLen = 0;
 
   constructor(private readonly maxLength: number) {}
 
@@ -97,7 +104,7 @@ export class MessageDecoder {
         }
       }
       const avail = n - pos;
-      if (this.parts === null && avail >= this.need) {
+      if (this.acc === null && avail >= this.need) {
         const end = pos + this.need;
         this.need = -1;
         onMessage({ compressed: this.compressed, body: chunk.subarray(pos, end) });
@@ -105,17 +112,32 @@ export class MessageDecoder {
         continue;
       }
       const take = Math.min(avail, this.need);
-      (this.parts ??= []).push(chunk.subarray(pos, pos + take));
+      this.append(chunk, pos, take);
       this.need -= take;
       pos += take;
       if (this.need === 0) {
-        const body = Buffer.concat(this.parts, this.bodyLen);
-        this.parts = null;
+        const body = this.acc!.subarray(0, this.accLen);
+        this.acc = null;
+        this.accLen = 0;
         this.need = -1;
         onMessage({ compressed: this.compressed, body });
       }
     }
     return null;
+  }
+
+  /** Copies `take` bytes of `chunk` from `pos` into the body being gathered. */
+  private append(chunk: Buffer, pos: number, take: number): void {
+    const need = this.accLen + take;
+    let acc = this.acc;
+    if (acc === null || need > acc.length) {
+      const size = Math.min(this.bodyLen, Math.max(need, 2 * (acc?.length ?? 0), 4096));
+      const grown = Buffer.allocUnsafe(size);
+      if (acc !== null) acc.copy(grown, 0, 0, this.accLen);
+      this.acc = acc = grown;
+    }
+    chunk.copy(acc, this.accLen, pos, pos + take);
+    this.accLen = need;
   }
 }
 

@@ -50,6 +50,25 @@ describe('gRPC message framing', () => {
     expect(r.idle).toBe(true);
   });
 
+  it('gathers a split body in memory that follows the bytes received, not the declared length', () => {
+    const body = Buffer.alloc(1 << 20);
+    for (let i = 0; i < body.length; i++) body[i] = i % 253;
+    const wire = frameMessage(body);
+    const dec = new MessageDecoder(2 << 20);
+    const held = () => (dec as unknown as { acc: Buffer | null }).acc?.length ?? 0;
+    const got: RawMessage[] = [];
+    // Header and 100 body bytes one at a time (tiny DATA frames).
+    for (let i = 0; i < 105; i++) expect(dec.push(wire.subarray(i, i + 1), (m) => got.push(m))).toBeNull();
+    expect(held()).toBeLessThanOrEqual(4096);
+    let at = 105;
+    for (; at < wire.length / 2; at += 1000) dec.push(wire.subarray(at, at + 1000), (m) => got.push(m));
+    expect(held()).toBeLessThanOrEqual(2 * (at - 5));
+    dec.push(wire.subarray(at), (m) => got.push(m));
+    expect(got).toHaveLength(1);
+    expect(got[0]!.body.equals(body)).toBe(true);
+    expect(dec.idle).toBe(true);
+  });
+
   it('reports a partial message as not idle', () => {
     const wire = frameMessage(Buffer.from('truncated'));
     expect(decodeAll([wire.subarray(0, 3)]).idle).toBe(false);
