@@ -29,7 +29,7 @@ import {
   writeFrameHeader,
   writeHeaderFrames,
 } from './frames.js';
-import { encodeTableSizeUpdate, HpackDecoder, HpackError } from './hpack.js';
+import { DEFAULT_TABLE_SIZE, encodeTableSizeUpdate, HpackDecoder, HpackError } from './hpack.js';
 
 export interface H2ConnectionOptions {
   /** Receive window granted to each stream and to the connection. */
@@ -61,8 +61,6 @@ const MAX_HELD_BYTES = 64 * 1024 * 1024;
 const FAIL_LINGER_MS = 1000;
 /** RFC 9113 6.5.2: each header field counts its name, its value and 32 octets against the list size. */
 const FIELD_OVERHEAD = 32;
-/** The HPACK table size a peer's decoder starts with (RFC 9113 6.5.2 SETTINGS_HEADER_TABLE_SIZE). */
-const DEFAULT_TABLE_SIZE = 4096;
 const EMPTY = Buffer.alloc(0);
 
 /**
@@ -165,11 +163,6 @@ export class H2Stream {
   /** Abandons the stream with RST_STREAM. */
   reset(code: number): void {
     this.conn.closeStream(this, code);
-  }
-
-  /** True when nothing is waiting for the client's window. */
-  get idle(): boolean {
-    return this.queued === 0;
   }
 
   /** Bytes waiting for the client's windows. */
@@ -403,7 +396,7 @@ export class H2Connection {
     for (const s of [...this.drainWaiters]) {
       // A callback's writes can fill the socket again.
       if (this.congested) return;
-      if (!s.idle || s.closed) continue;
+      if (s.queuedBytes > 0 || s.closed) continue;
       this.drainWaiters.delete(s);
       try {
         s.onDrain?.();

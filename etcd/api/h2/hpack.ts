@@ -84,6 +84,8 @@ const STATIC_VALUES: readonly string[] = STATIC_TABLE.map(([, value]) => value);
 
 /** RFC 7541 4.1: each dynamic table entry costs its name, its value and 32 octets. */
 const ENTRY_OVERHEAD = 32;
+/** The dynamic table size every HPACK decoder starts with (SETTINGS_HEADER_TABLE_SIZE's default). */
+export const DEFAULT_TABLE_SIZE = 4096;
 /** Integers above this are rejected: no index, length or table size can be that large. */
 const MAX_INTEGER = 0x7fffffff;
 /** Continuation bytes of an integer beyond 5 (7 bits each, 35 bits) are rejected. */
@@ -132,8 +134,8 @@ export class HpackDecoder {
   private pos = 0;
   private end = 0;
 
-  /** maxTableSize: the SETTINGS_HEADER_TABLE_SIZE we advertise (default 4096). */
-  constructor(maxTableSize = 4096) {
+  /** maxTableSize: the SETTINGS_HEADER_TABLE_SIZE we advertise. */
+  constructor(maxTableSize = DEFAULT_TABLE_SIZE) {
     if (!Number.isInteger(maxTableSize) || maxTableSize < 0 || maxTableSize > MAX_INTEGER) {
       throw new RangeError(`invalid HPACK table size ${maxTableSize}`);
     }

@@ -9,6 +9,7 @@ import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { H2Connection, type H2Stream } from '../../../../etcd/api/h2/connection.js';
 import { encodeHeaders, HpackDecoder } from '../../../../etcd/api/h2/hpack.js';
+import { hpackInt } from '../../../support/hpack-wire.js';
 
 // RFC 9113 section 6 frame types, section 6 flags, section 7 error codes.
 const T = { DATA: 0, HEADERS: 1, PRIORITY: 2, RST_STREAM: 3, SETTINGS: 4, PUSH_PROMISE: 5, PING: 6, GOAWAY: 7, WINDOW_UPDATE: 8, CONTINUATION: 9 };
@@ -51,16 +52,6 @@ function word(n: number): Buffer {
   return b;
 }
 
-/** An HPACK integer (RFC 7541 5.1) with an N-bit prefix under the given flag bits. */
-function hpackInt(flags: number, prefixBits: number, value: number): Buffer {
-  const max = (1 << prefixBits) - 1;
-  if (value < max) return Buffer.from([flags | value]);
-  const bytes = [flags | max];
-  let rest = value - max;
-  for (; rest >= 0x80; rest >>>= 7) bytes.push((rest & 0x7f) | 0x80);
-  bytes.push(rest);
-  return Buffer.from(bytes);
-}
 
 const windowUpdate = (sid: number, inc: number) => frame(T.WINDOW_UPDATE, 0, sid, word(inc));
 const rstStream = (sid: number, code: number) => frame(T.RST_STREAM, 0, sid, word(code));
@@ -868,14 +859,19 @@ describe('H2Connection: connection errors', () => {
   });
 });
 
+/** A connected socket the test never reads from (no 'data' listener), cleaned up after the test. */
+async function unreadSocket(port: number): Promise<net.Socket> {
+  const sock = net.connect(port, '127.0.0.1');
+  clients.push(sock);
+  sock.on('error', () => undefined);
+  await new Promise<void>((r) => sock.once('connect', () => r()));
+  return sock;
+}
+
 describe('H2Connection: hostile peers', () => {
   it('stops reading from a client that does not read its answers (PING flood)', async () => {
     const h = await startServer();
-    const sock = net.connect(h.port, '127.0.0.1');
-    clients.push(sock);
-    sock.on('error', () => undefined);
-    await new Promise<void>((r) => sock.once('connect', () => r()));
-    // The socket is never read: no 'data' listener.
+    const sock = await unreadSocket(h.port);
     const pings = Buffer.concat(Array.from({ length: 1000 }, () => frame(T.PING, 0, 0, Buffer.alloc(8, 1))));
     sock.write(Buffer.concat([PREFACE, settings([])]));
     const rounds = 1500; // 25 MB of PINGs, as much answer.
@@ -916,10 +912,7 @@ describe('H2Connection: hostile peers', () => {
 
   it('does not keep a failed connection open behind output the client never reads', async () => {
     const h = await startServer();
-    const sock = net.connect(h.port, '127.0.0.1');
-    clients.push(sock);
-    sock.on('error', () => undefined);
-    await new Promise<void>((r) => sock.once('connect', () => r()));
+    const sock = await unreadSocket(h.port);
     sock.write(
       Buffer.concat([
         PREFACE,

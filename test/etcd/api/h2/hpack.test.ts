@@ -4,6 +4,7 @@ import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { encodeHeaders, HpackDecoder, HpackError } from '../../../../etcd/api/h2/hpack.js';
 import { huffmanDecode, huffmanEncode, huffmanEncodedLength, huffmanMaxDecodedLength } from '../../../../etcd/api/h2/huffman.js';
+import { hpackInt } from '../../../support/hpack-wire.js';
 
 type Field = [string, string];
 
@@ -34,19 +35,6 @@ function dynamicTable(d: HpackDecoder): Field[] {
   }
 }
 
-/** An HPACK integer (RFC 7541 5.1) with an N-bit prefix and the given flag bits. */
-function hpackInt(flags: number, prefixBits: number, value: number): Buffer {
-  const max = (1 << prefixBits) - 1;
-  if (value < max) return Buffer.from([flags | value]);
-  const bytes = [flags | max];
-  let rest = value - max;
-  while (rest >= 0x80) {
-    bytes.push((rest & 0x7f) | 0x80);
-    rest >>>= 7;
-  }
-  bytes.push(rest);
-  return Buffer.from(bytes);
-}
 
 /** A string literal (RFC 7541 5.2), Huffman-coded or not. */
 function hpackString(s: string, huffman: boolean): Buffer {
