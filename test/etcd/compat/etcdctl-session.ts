@@ -138,6 +138,11 @@ export async function runSession(etcdctl: string, endpoint: string, vars: Record
   return { transcript: parts.join('') };
 }
 
+/** Matches `digits` where no other digit stands right before or after it. */
+function wholeNumber(digits: string): RegExp {
+  return new RegExp(`(?<!\\d)${digits}(?!\\d)`, 'g');
+}
+
 /**
  * Replaces what legitimately differs between two servers: member, cluster and
  * lease IDs, raft terms and indexes, sizes, hashes, timings, log timestamps,
@@ -152,8 +157,9 @@ export function normalise(t: string, ports: { client: string | string[]; peer: s
     .split('\n')
     .map((line) => {
       let l = line;
-      clients.forEach((p, i) => (l = l.replaceAll(p, portName('CLIENT', i))));
-      peers.forEach((p, i) => (l = l.replaceAll(p, portName('PEER', i))));
+      // Whole numbers only: a decimal member ID may contain a port's digits.
+      clients.forEach((p, i) => (l = l.replace(wholeNumber(p), portName('CLIENT', i))));
+      peers.forEach((p, i) => (l = l.replace(wholeNumber(p), portName('PEER', i))));
       // endpoint hashkv (simple): addr, hash (before the hex-ID rule, which would catch long hashes)
       l = l.replace(/^(\S+:<CLIENT_PORT(?:_\d)?>), \d+$/, '$1, <HASH>');
       // clientv3's zap log lines on stderr: timestamps, client UUIDs, durations.
