@@ -11,6 +11,7 @@ import type { EtcdBackend, RequestContext, WatchResponseOut } from '../server/ba
 import { bigintOf, eventToWire, headerToWire, watchCreateFromWire, int64Of } from './convert.js';
 import { toStatus } from './errors.js';
 import { makeUnaryHandlers } from './handlers.js';
+import { decodePutRequest, decodeRangeRequest, encodePutResponse, encodeRangeResponse } from './kv-codec.js';
 import { H2GrpcServer, type MethodDefinition, type StreamingCall } from './h2grpc/server.js';
 import type { WireObject } from './wire.js';
 
@@ -36,6 +37,18 @@ export function watchResponseToWire(r: WatchResponseOut): WireObject {
     fragment: r.fragment,
     events: r.events.map(eventToWire),
   };
+}
+
+/** The busiest methods' own codecs (kv-codec.ts); a response they cannot encode falls back to proto-loader. */
+const OWN_CODECS: Record<string, { decode(bytes: Buffer): WireObject; encode(res: WireObject): Buffer | undefined }> = {
+  'KV/Put': { decode: decodePutRequest, encode: encodePutResponse },
+  'KV/Range': { decode: decodeRangeRequest, encode: encodeRangeResponse },
+};
+
+function withOwnCodec(key: string, m: MethodDefinition): MethodDefinition {
+  const codec = OWN_CODECS[key];
+  if (codec === undefined) return m;
+  return { ...m, requestDeserialize: codec.decode, responseSerialize: (res) => codec.encode(res) ?? m.responseSerialize(res) };
 }
 
 function service(defs: PackageDefinition, path: string): Record<string, MethodDefinition> {
@@ -74,7 +87,7 @@ export function createGrpcServer(b: EtcdBackend, log: Logger): H2GrpcServer {
       else if (key === 'Maintenance/Snapshot') server.addStreaming(m, (call) => void snapshot(b, call, log));
       else {
         const handler = unary.get(key);
-        if (handler) server.addUnary(m, (req, headers) => handler(req, contextFromHeaders(headers)));
+        if (handler) server.addUnary(withOwnCodec(key, m), (req, headers) => handler(req, contextFromHeaders(headers)));
       }
     }
   }
