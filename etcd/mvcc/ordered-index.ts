@@ -188,6 +188,23 @@ export class OrderedIndex<V> {
     return [...this.exact.values()];
   }
 
+  /** Every key and value in key order, as two arrays of the same length (no pair per entry). */
+  inOrder(): { keys: Buffer[]; values: V[] } {
+    this.flush();
+    const keys: Buffer[] = [];
+    const values: V[] = [];
+    let node = this.root;
+    while (!node.leaf) node = node.children[0]!;
+    for (let leaf: Leaf<V> | null = node; leaf; leaf = leaf.next) {
+      const n = leaf.keys.length;
+      for (let i = 0; i < n; i++) {
+        keys.push(leaf.bufs[i]!);
+        values.push(leaf.vals[i]!);
+      }
+    }
+    return { keys, values };
+  }
+
   /** All entries in key order. */
   *entries(): IterableIterator<[Buffer, V]> {
     this.flush();

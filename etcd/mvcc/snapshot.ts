@@ -27,7 +27,7 @@ import { Crc32c, crc32c } from '../util/crc32c.js';
 import { OrderedIndex } from './ordered-index.js';
 import type { KeyEntry, RevisionRecord, StoreState } from './state.js';
 import { ByteSlabs } from './slab.js';
-import { latest, recordCost } from './state.js';
+import { latest, newKeyEntry, recordCost } from './state.js';
 
 const MAGIC = Buffer.from('FLMV');
 export const SNAPSHOT_FORMAT_VERSION = 2;
@@ -168,12 +168,15 @@ class Writer {
 export interface SnapshotPlan {
   readonly currentRev: number;
   readonly compactMainRev: number;
-  readonly keys: ReadonlyArray<readonly [Buffer, KeyEntry]>;
+  /** The keys in order, and each key's entry at the same position. */
+  readonly keys: readonly Buffer[];
+  readonly entries: readonly KeyEntry[];
   readonly log: readonly RevisionRecord[];
 }
 
 export function planSnapshot(state: StoreState): SnapshotPlan {
-  return { currentRev: state.currentRev, compactMainRev: state.compactMainRev, keys: [...state.index.entries()], log: state.log.slice() };
+  const { keys, values } = state.index.inOrder();
+  return { currentRev: state.currentRev, compactMainRev: state.compactMainRev, keys, entries: values, log: state.log.slice() };
 }
 
 /** Records looked at between two yields of the passes that only count or index: a few milliseconds of work. */
@@ -187,14 +190,48 @@ const RECORDS_PER_SLICE = 20_000;
  */
 const BYTES_PER_SLICE = 1 << 20;
 
-/** Position of every key in the plan's key table, which records refer to; yields between slices. */
-function* keyTable(plan: SnapshotPlan): Generator<void, Map<KeyEntry, number>, void> {
-  const keyIndex = new Map<KeyEntry, number>();
-  for (const [, entry] of plan.keys) {
-    keyIndex.set(entry, keyIndex.size);
-    if (keyIndex.size % RECORDS_PER_SLICE === 0) yield;
+/** Numbers the snapshots whose key positions are stamped on the key entries. */
+let lastGen = 0;
+
+/**
+ * Each key's position in a plan's key table, which records refer to. The
+ * positions are stamped on the key entries themselves: a Map from entry to
+ * position cost more than a third of preparing and encoding a 300 000-key
+ * image (hashing every entry object, then a lookup per record, twice). A
+ * snapshot taken while this one is still being encoded stamps its own
+ * numbers over some of these; an entry found with another snapshot's number
+ * makes this one fall back to a Map of its own.
+ */
+class KeyPositions {
+  private readonly gen = ++lastGen;
+  private fallback: Map<KeyEntry, number> | null = null;
+
+  constructor(private readonly entries: readonly KeyEntry[]) {}
+
+  /** Stamps every entry; yields between slices. */
+  *stamp(): Generator<void, void, void> {
+    const { entries, gen } = this;
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i]!;
+      e.snapGen = gen;
+      e.snapPos = i;
+      if ((i + 1) % RECORDS_PER_SLICE === 0) yield;
+    }
   }
-  return keyIndex;
+
+  of(e: KeyEntry): number {
+    if (e.snapGen === this.gen) return e.snapPos;
+    const pos = (this.fallback ??= new Map(this.entries.map((x, i) => [x, i]))).get(e);
+    if (pos === undefined) throw new Error('mvcc snapshot: a record refers to a key outside the snapshot');
+    return pos;
+  }
+}
+
+/** The plan's key positions, stamped in slices. */
+function* keyTable(plan: SnapshotPlan): Generator<void, KeyPositions, void> {
+  const positions = new KeyPositions(plan.entries);
+  yield* positions.stamp();
+  return positions;
 }
 
 function uvarintSize(v: number): number {
@@ -207,16 +244,18 @@ function uvarintSize(v: number): number {
 }
 
 /** The exact length writeBody will produce, checksum included, computed without encoding; yields between slices. */
-function* encodedLength(plan: SnapshotPlan, keyIndex: Map<KeyEntry, number>): Generator<void, number, void> {
+function* encodedLength(plan: SnapshotPlan, keyIndex: KeyPositions): Generator<void, number, void> {
   let n = MAGIC.length + 1 + uvarintSize(plan.currentRev) + uvarintSize(plan.compactMainRev + 1) + uvarintSize(plan.keys.length);
-  for (const [key] of plan.keys) n += uvarintSize(key.length) + key.length;
-  n += uvarintSize(plan.log.length);
+  const keys = plan.keys;
+  for (let i = 0; i < keys.length; i++) n += uvarintSize(keys[i]!.length) + keys[i]!.length;
+  const log = plan.log;
+  n += uvarintSize(log.length);
   let prevMain = 0;
-  let k = 0;
-  for (const rec of plan.log) {
-    if (++k % RECORDS_PER_SLICE === 0) yield;
+  for (let i = 0; i < log.length; i++) {
+    if ((i + 1) % RECORDS_PER_SLICE === 0) yield;
+    const rec = log[i]!;
     const kv = rec.kv;
-    n += uvarintSize(keyIndex.get(rec.entry)!) + uvarintSize(kv.modRevision - prevMain) + uvarintSize(rec.sub) + 1;
+    n += uvarintSize(keyIndex.of(rec.entry)) + uvarintSize(kv.modRevision - prevMain) + uvarintSize(rec.sub) + 1;
     prevMain = kv.modRevision;
     if (rec.tombstone) continue;
     n += uvarintSize(kv.createRevision) + uvarintSize(kv.version) + uvarintSize(kv.value.length) + kv.value.length;
@@ -226,7 +265,7 @@ function* encodedLength(plan: SnapshotPlan, keyIndex: Map<KeyEntry, number>): Ge
 }
 
 /** Encodes the plan; yields every RECORDS_PER_SLICE keys or records, or BYTES_PER_SLICE bytes, so a caller can spread the work out. */
-function* writeBody(plan: SnapshotPlan, keyIndex: Map<KeyEntry, number>, w: Writer): Generator<void, void, void> {
+function* writeBody(plan: SnapshotPlan, keyIndex: KeyPositions, w: Writer): Generator<void, void, void> {
   w.bytes(MAGIC);
   w.u8(SNAPSHOT_FORMAT_VERSION);
   w.uvarint(plan.currentRev);
@@ -239,18 +278,22 @@ function* writeBody(plan: SnapshotPlan, keyIndex: Map<KeyEntry, number>, w: Writ
     sliceEnd = w.written + BYTES_PER_SLICE;
     return true;
   };
-  w.uvarint(plan.keys.length);
-  for (const [key] of plan.keys) {
+  const keys = plan.keys;
+  w.uvarint(keys.length);
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
     w.uvarint(key.length);
     w.bytes(key);
     if (sliceFull()) yield;
   }
-  w.uvarint(plan.log.length);
+  const log = plan.log;
+  w.uvarint(log.length);
   let prevMain = 0;
-  for (const rec of plan.log) {
+  for (let i = 0; i < log.length; i++) {
     if (sliceFull()) yield;
+    const rec = log[i]!;
     const kv = rec.kv;
-    w.uvarint(keyIndex.get(rec.entry)!);
+    w.uvarint(keyIndex.of(rec.entry));
     w.uvarint(kv.modRevision - prevMain);
     prevMain = kv.modRevision;
     w.uvarint(rec.sub);
@@ -280,7 +323,7 @@ export interface SlicedImage {
   readonly slices: Iterable<Buffer[]>;
 }
 
-function* encodeSlices(plan: SnapshotPlan, keyIndex: Map<KeyEntry, number>, length: number): Generator<Buffer[], void, void> {
+function* encodeSlices(plan: SnapshotPlan, keyIndex: KeyPositions, length: number): Generator<Buffer[], void, void> {
   let pending: Buffer[] = [];
   let produced = 0;
   const crc = new Crc32();
@@ -431,7 +474,7 @@ export function decodeSnapshot(buf: Buffer): StoreState {
     const key = r.bytes(len);
     if (i > 0 && Buffer.compare(keys[i - 1]!, key) >= 0) fail('keys not strictly ascending');
     keys[i] = key;
-    entries[i] = { key, revs: [] };
+    entries[i] = newKeyEntry(key);
   }
 
   const recordCount = r.uvarint('record count');

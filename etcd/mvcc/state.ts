@@ -30,6 +30,18 @@ export interface KeyEntry {
   /** Replaced only by compaction moving it to another slab (same bytes). */
   key: Buffer;
   revs: RevisionRecord[];
+  /**
+   * Scratch of the snapshot encoder (snapshot.ts, KeyPositions): the key's
+   * position in the key table of the snapshot numbered snapGen. 0 and 0
+   * until a snapshot is taken.
+   */
+  snapGen: number;
+  snapPos: number;
+}
+
+/** A new key's entry, with no revisions yet. */
+export function newKeyEntry(key: Buffer): KeyEntry {
+  return { key, revs: [], snapGen: 0, snapPos: 0 };
 }
 
 export interface StoreState {

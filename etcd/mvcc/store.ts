@@ -55,7 +55,7 @@ import { executeRange, indexEnd } from './range.js';
 import { decodeSnapshot, encodeSnapshot, planSnapshot, sliceSnapshot, snapshotChecksum, type SlicedImage } from './snapshot.js';
 import type { KeyEntry, RevisionRecord, StoreState } from './state.js';
 import { ByteSlabs, type SlabCensus } from './slab.js';
-import { latest, newestAtOrBelow, recordCost, visibleAt } from './state.js';
+import { latest, newestAtOrBelow, newKeyEntry, recordCost, visibleAt } from './state.js';
 
 export interface WriteResult {
   /** The store revision after the txn (unchanged when nothing changed). */
@@ -209,7 +209,7 @@ export class WriteTxn implements ReadView {
     const k = indexKey(key);
     let entry = state.index.get(key, k);
     if (entry === undefined) {
-      entry = { key: state.slabs.copy(key), revs: [] };
+      entry = newKeyEntry(state.slabs.copy(key));
       state.index.set(entry.key, entry, k);
       this.createdEntries.push(entry);
     }
