@@ -263,8 +263,8 @@ export class H2Connection {
       this.listTooLarge = true;
       return;
     }
-    const prev = h[name];
-    h[name] = prev === undefined ? value : `${String(prev)}, ${value}`;
+    // An own-property check: `h` is an ordinary object (see onHeaderBlock).
+    h[name] = Object.hasOwn(h, name) ? `${String(h[name])}, ${value}` : value;
   };
   // Output of this turn of the event loop, written together.
   private out: Buffer[] = [];
@@ -619,7 +619,12 @@ export class H2Connection {
     const existing = this.streams.get(sid);
     const isNew = existing === undefined && sid > this.lastStreamId;
     if (isNew && (sid & 1) === 0) return this.fail(ErrorCode.PROTOCOL_ERROR);
-    const headers: IncomingHttpHeaders = Object.create(null) as IncomingHttpHeaders;
+    // An ordinary object, not a prototype-less one: clients send the same
+    // names in the same order, so V8 gives every request's headers one
+    // shared shape instead of a hash table each (half the time and memory).
+    // A field named __proto__ is dropped by the assignment; inherited names
+    // are never read, and addHeader checks own properties only.
+    const headers: IncomingHttpHeaders = {};
     this.current = isNew ? headers : null;
     this.listSize = 0;
     this.listTooLarge = false;

@@ -391,6 +391,26 @@ describe('H2Connection: preface, SETTINGS, PING', () => {
 });
 
 describe('H2Connection: requests and responses', () => {
+  it('joins repeated header fields, and header names that Object.prototype has stay plain fields', async () => {
+    const h = await startServer();
+    const c = await Client.connect(h.port);
+    const extra: Array<[string, string]> = [
+      ['constructor', 'a'],
+      ['tostring', 'b'],
+      ['tostring', 'c'],
+      ['hasownproperty', 'x'],
+      ['__proto__', 'd'],
+      ['x-dup', '1'],
+      ['x-dup', '2'],
+    ];
+    c.send(frame(T.HEADERS, END_HEADERS | END_STREAM, 1, requestBlock('/echo', extra)));
+    await c.waitFrame((f) => f.sid === 1 && f.type === T.HEADERS && (f.flags & END_STREAM) !== 0, 'trailers');
+    const headers = h.streams[0]!.stream.headers;
+    expect(Object.getPrototypeOf(headers)).toBe(Object.prototype);
+    expect(Object.hasOwn(headers, '__proto__')).toBe(false);
+    expect({ ...headers }).toMatchObject({ ':path': '/echo', constructor: 'a', tostring: 'b, c', hasownproperty: 'x', 'x-dup': '1, 2' });
+  });
+
   it('joins HEADERS (PADDED, PRIORITY) + CONTINUATION and padded DATA; answers in one socket read', async () => {
     const h = await startServer();
     const c = await Client.connect(h.port);
