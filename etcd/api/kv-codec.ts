@@ -12,9 +12,10 @@
 // Every other message still goes through proto-loader, and so does a
 // response whose shape these encoders do not expect.
 //
-// Decoding follows proto3 as Go implements it: the last occurrence of a
-// scalar field wins, unknown fields are skipped, and a known field sent with
-// the wrong wire type is skipped like an unknown one.
+// Decoding follows etcd 3.4's generated (gogo) unmarshalers: the last
+// occurrence of a field wins, unknown fields are skipped (groups too, however
+// deeply nested), and a known field sent with the wrong wire type fails the
+// request with gogo's message, where proto-loader misread it.
 
 import type { WireObject } from './wire.js';
 
@@ -72,8 +73,10 @@ class Reader {
   /** A length or tag: a non-negative number below 2^32. */
   uint32(): number {
     const v = this.varint();
-    if (typeof v !== 'number' || v >= TWO_32) throw new ProtoDecodeError('length or tag out of range');
-    return v;
+    // A padded encoding (8 or more bytes) of a small value arrives as a bigint.
+    const n = typeof v === 'number' ? v : v < BigInt(TWO_32) ? Number(v) : TWO_32;
+    if (n >= TWO_32) throw new ProtoDecodeError('length or tag out of range');
+    return n;
   }
 
   bytes(): Buffer {
@@ -85,7 +88,28 @@ class Reader {
     return out;
   }
 
+  /** Skips an unknown field; nested groups are followed with a stack, not recursion. */
   skip(wireType: number, field: number): void {
+    if (wireType !== WireType.START_GROUP) {
+      this.skipScalar(wireType);
+      return;
+    }
+    const open = [field];
+    while (open.length > 0) {
+      if (this.done) throw new ProtoDecodeError('unterminated group');
+      const tag = this.uint32();
+      const wt = tag & 7;
+      if (wt === WireType.END_GROUP) {
+        if (tag >>> 3 !== open.pop()) throw new ProtoDecodeError('mismatched end group');
+      } else if (wt === WireType.START_GROUP) {
+        open.push(tag >>> 3);
+      } else {
+        this.skipScalar(wt);
+      }
+    }
+  }
+
+  private skipScalar(wireType: number): void {
     switch (wireType) {
       case WireType.VARINT:
         this.varint();
@@ -99,16 +123,6 @@ class Reader {
       case WireType.FIXED32:
         this.advance(4);
         return;
-      case WireType.START_GROUP:
-        for (;;) {
-          if (this.done) throw new ProtoDecodeError('unterminated group');
-          const tag = this.uint32();
-          if ((tag & 7) === WireType.END_GROUP) {
-            if (tag >>> 3 !== field) throw new ProtoDecodeError('mismatched end group');
-            return;
-          }
-          this.skip(tag & 7, tag >>> 3);
-        }
       default:
         throw new ProtoDecodeError(`invalid wire type ${wireType}`);
     }
@@ -139,6 +153,15 @@ function nonZero(v: number | bigint): boolean {
 
 const EMPTY: Buffer = Buffer.alloc(0);
 
+/** gogo's error for a known field sent with another wire type. */
+function wrongWireType(wt: number, goName: string): ProtoDecodeError {
+  return new ProtoDecodeError(`proto: wrong wireType = ${wt} for field ${goName}`);
+}
+
+function checkTag(tag: number, message: string): void {
+  if (tag >>> 3 === 0) throw new ProtoDecodeError(`proto: ${message}: illegal tag 0 (wire type ${tag & 7})`);
+}
+
 /** etcdserverpb.PutRequest, shaped as proto-loader's toObject with defaults. */
 export function decodePutRequest(buf: Buffer): WireObject {
   const r = new Reader(buf);
@@ -150,19 +173,47 @@ export function decodePutRequest(buf: Buffer): WireObject {
   let ignoreLease = false;
   while (!r.done) {
     const tag = r.uint32();
+    checkTag(tag, 'PutRequest');
     const field = tag >>> 3;
     const wt = tag & 7;
-    if (field === 0) throw new ProtoDecodeError('field number 0');
-    if (wt === WireType.BYTES && field === 1) key = r.bytes();
-    else if (wt === WireType.BYTES && field === 2) value = r.bytes();
-    else if (wt === WireType.VARINT && field === 3) lease = int64(r.varint());
-    else if (wt === WireType.VARINT && field === 4) prevKv = nonZero(r.varint());
-    else if (wt === WireType.VARINT && field === 5) ignoreValue = nonZero(r.varint());
-    else if (wt === WireType.VARINT && field === 6) ignoreLease = nonZero(r.varint());
-    else r.skip(wt, field);
+    const name = PUT_FIELDS[field];
+    if (name === undefined) {
+      r.skip(wt, field);
+      continue;
+    }
+    const want = field <= 2 ? WireType.BYTES : WireType.VARINT;
+    if (wt !== want) throw wrongWireType(wt, name);
+    switch (field) {
+      case 1: key = r.bytes(); break;
+      case 2: value = r.bytes(); break;
+      case 3: lease = int64(r.varint()); break;
+      case 4: prevKv = nonZero(r.varint()); break;
+      case 5: ignoreValue = nonZero(r.varint()); break;
+      default: ignoreLease = nonZero(r.varint()); break;
+    }
   }
   return { key, value, lease, prev_kv: prevKv, ignore_value: ignoreValue, ignore_lease: ignoreLease };
 }
+
+/** Go names of PutRequest's fields, by number (for gogo's error text). */
+const PUT_FIELDS: Readonly<Record<number, string>> = { 1: 'Key', 2: 'Value', 3: 'Lease', 4: 'PrevKv', 5: 'IgnoreValue', 6: 'IgnoreLease' };
+
+/** Go names of RangeRequest's fields, by number. */
+const RANGE_FIELDS: Readonly<Record<number, string>> = {
+  1: 'Key',
+  2: 'RangeEnd',
+  3: 'Limit',
+  4: 'Revision',
+  5: 'SortOrder',
+  6: 'SortTarget',
+  7: 'Serializable',
+  8: 'KeysOnly',
+  9: 'CountOnly',
+  10: 'MinModRevision',
+  11: 'MaxModRevision',
+  12: 'MinCreateRevision',
+  13: 'MaxCreateRevision',
+};
 
 /** etcdserverpb.RangeRequest, shaped as proto-loader's toObject with defaults (enums as numbers). */
 export function decodeRangeRequest(buf: Buffer): WireObject {
@@ -184,17 +235,22 @@ export function decodeRangeRequest(buf: Buffer): WireObject {
   };
   while (!r.done) {
     const tag = r.uint32();
+    checkTag(tag, 'RangeRequest');
     const field = tag >>> 3;
     const wt = tag & 7;
-    if (field === 0) throw new ProtoDecodeError('field number 0');
-    if (wt === WireType.BYTES) {
-      if (field === 1) out.key = r.bytes();
-      else if (field === 2) out.range_end = r.bytes();
-      else r.skip(wt, field);
+    const name = RANGE_FIELDS[field];
+    if (name === undefined) {
+      r.skip(wt, field);
       continue;
     }
-    if (wt !== WireType.VARINT || field > 13) {
-      r.skip(wt, field);
+    const want = field <= 2 ? WireType.BYTES : WireType.VARINT;
+    if (wt !== want) throw wrongWireType(wt, name);
+    if (field === 1) {
+      out.key = r.bytes();
+      continue;
+    }
+    if (field === 2) {
+      out.range_end = r.bytes();
       continue;
     }
     const v = r.varint();
@@ -209,8 +265,7 @@ export function decodeRangeRequest(buf: Buffer): WireObject {
       case 10: out.min_mod_revision = int64(v); break;
       case 11: out.max_mod_revision = int64(v); break;
       case 12: out.min_create_revision = int64(v); break;
-      case 13: out.max_create_revision = int64(v); break;
-      default: break; // fields 1 and 2 sent as varints: unknown
+      default: out.max_create_revision = int64(v); break;
     }
   }
   return out;
@@ -248,7 +303,10 @@ function u64(v: unknown): U64 | undefined {
     if (!Number.isSafeInteger(v)) return undefined;
     return v >= 0 ? v : bigVarint(BigInt(v));
   }
-  if (typeof v === 'bigint') return v >= 0n && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : bigVarint(v);
+  if (typeof v === 'bigint') {
+    if (v < INT64_MIN || v > UINT64_MAX) return undefined;
+    return v >= 0n && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : bigVarint(v);
+  }
   return undefined;
 }
 
@@ -405,8 +463,21 @@ function writeKv(buf: Buffer, pos: number, field: number, kv: Kv): number {
   return writeIntField(buf, pos, 6, kv.lease);
 }
 
+const PUT_RESPONSE_FIELDS: ReadonlySet<string> = new Set(['header', 'prev_kv']);
+const RANGE_RESPONSE_FIELDS: ReadonlySet<string> = new Set(['header', 'kvs', 'more', 'count']);
+
+/**
+ * Whether `res` has no field besides `known`: a field a handler adds later
+ * must not vanish from the wire, so such a response goes to proto-loader.
+ */
+function onlyFields(res: WireObject, known: ReadonlySet<string>): boolean {
+  for (const k in res) if (!known.has(k)) return false;
+  return true;
+}
+
 /** etcdserverpb.PutResponse, or undefined when `res` is not shaped as the Put handler answers. */
 export function encodePutResponse(res: WireObject): Buffer | undefined {
+  if (!onlyFields(res, PUT_RESPONSE_FIELDS)) return undefined;
   const h = header(res['header']);
   if (h === undefined) return undefined;
   const prev = res['prev_kv'];
@@ -424,6 +495,7 @@ export function encodePutResponse(res: WireObject): Buffer | undefined {
 
 /** etcdserverpb.RangeResponse, or undefined when `res` is not shaped as the Range handler answers. */
 export function encodeRangeResponse(res: WireObject): Buffer | undefined {
+  if (!onlyFields(res, RANGE_RESPONSE_FIELDS)) return undefined;
   const h = header(res['header']);
   const list = res['kvs'];
   const more = res['more'];

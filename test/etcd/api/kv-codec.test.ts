@@ -88,7 +88,8 @@ describe('own PutRequest and RangeRequest decoders', () => {
     }
   });
 
-  it('skips unknown fields of every wire type and known fields sent with the wrong wire type, like Go', () => {
+  it('skips unknown fields of every wire type, nested groups included, and accepts padded tags and lengths', () => {
+    const deep = 20_000;
     const bytes = Buffer.from([
       ...[(1 << 3) | 2, 1, 0x6b], // key "k"
       ...[(9 << 3) | 0, 0x96, 0x01], // unknown varint
@@ -96,13 +97,20 @@ describe('own PutRequest and RangeRequest decoders', () => {
       ...[(11 << 3) | 5, 1, 2, 3, 4], // unknown fixed32
       ...[(12 << 3) | 2, 2, 0xff, 0xff], // unknown bytes
       ...[(13 << 3) | 3, (1 << 3) | 0, 5, (13 << 3) | 4], // unknown group with a field inside
-      ...[(2 << 3) | 0, 7], // value sent as a varint: skipped
-      ...[(4 << 3) | 2, 1, 1], // prev_kv sent as bytes: skipped
+      ...new Array<number>(deep).fill((14 << 3) | 3), // groups nested 20 000 deep...
+      ...new Array<number>(deep).fill((14 << 3) | 4), // ...and closed
+      ...[0x92, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00, 0x81, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00, 0x76], // value "v": tag and length padded to 9 bytes
     ]);
     const put = putFromWire(decodePutRequest(bytes));
     expect(put.key.toString()).toBe('k');
-    expect(put.value.length).toBe(0);
-    expect(put.prevKv).toBe(false);
+    expect(put.value.toString()).toBe('v');
+  });
+
+  it('fails a known field sent with the wrong wire type with gogo\'s message, as etcd does', () => {
+    expect(() => decodePutRequest(Buffer.from([(1 << 3) | 2, 1, 0x61, (2 << 3) | 0, 5]))).toThrow('proto: wrong wireType = 0 for field Value');
+    expect(() => decodePutRequest(Buffer.from([(4 << 3) | 2, 1, 1]))).toThrow('proto: wrong wireType = 2 for field PrevKv');
+    expect(() => decodeRangeRequest(Buffer.from([(7 << 3) | 5, 1, 0, 0, 0]))).toThrow('proto: wrong wireType = 5 for field Serializable');
+    expect(() => decodeRangeRequest(Buffer.from([(2 << 3) | 0, 1]))).toThrow('proto: wrong wireType = 0 for field RangeEnd');
   });
 
   it('takes the last occurrence of a field and reads bools of any encoding length', () => {
@@ -131,7 +139,9 @@ describe('own PutRequest and RangeRequest decoders', () => {
       [(9 << 3) | 6], // wire type 6
       [(9 << 3) | 3, (1 << 3) | 0, 5], // unterminated group
       [(9 << 3) | 3, (8 << 3) | 4], // group ended by another field's end
+      [(9 << 3) | 4], // end of a group never opened
       [0 << 3, 1], // field number 0
+      new Array<number>(30_000).fill((9 << 3) | 3), // 30 000 groups opened, none closed
     ];
     for (const b of bad) {
       expect(() => decodePutRequest(Buffer.from(b))).toThrow(ProtoDecodeError);
@@ -193,5 +203,9 @@ describe('own PutResponse and RangeResponse encoders', () => {
     expect(encodeRangeResponse({ header: h, kvs: 'no', more: false, count: '0' })).toBeUndefined();
     expect(encodeRangeResponse({ header: h, kvs: [], more: 'yes', count: '0' })).toBeUndefined();
     expect(encodeRangeResponse({ header: h, kvs: [], more: false })).toBeUndefined();
+    // A field the encoders do not know must not vanish from the wire.
+    expect(encodePutResponse({ header: h, prev_kv: null, extra: 1 })).toBeUndefined();
+    expect(encodeRangeResponse({ header: h, kvs: [], more: false, count: '0', extra: 1 })).toBeUndefined();
+    expect(encodePutResponse({ header: { ...h, revision: 2n ** 64n }, prev_kv: null })).toBeUndefined();
   });
 });
