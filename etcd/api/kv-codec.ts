@@ -153,13 +153,60 @@ function nonZero(v: number | bigint): boolean {
 
 const EMPTY: Buffer = Buffer.alloc(0);
 
-/** gogo's error for a known field sent with another wire type. */
-function wrongWireType(wt: number, goName: string): ProtoDecodeError {
-  return new ProtoDecodeError(`proto: wrong wireType = ${wt} for field ${goName}`);
+/**
+ * A request message's known fields by number, with their Go names for
+ * gogo's error text. In both messages decoded here, fields 1 and 2 are
+ * bytes and every other known field is a varint.
+ */
+interface MessageFields {
+  readonly message: string;
+  readonly goNames: Readonly<Record<number, string>>;
 }
 
-function checkTag(tag: number, message: string): void {
-  if (tag >>> 3 === 0) throw new ProtoDecodeError(`proto: ${message}: illegal tag 0 (wire type ${tag & 7})`);
+const PUT_REQUEST: MessageFields = {
+  message: 'PutRequest',
+  goNames: { 1: 'Key', 2: 'Value', 3: 'Lease', 4: 'PrevKv', 5: 'IgnoreValue', 6: 'IgnoreLease' },
+};
+
+const RANGE_REQUEST: MessageFields = {
+  message: 'RangeRequest',
+  goNames: {
+    1: 'Key',
+    2: 'RangeEnd',
+    3: 'Limit',
+    4: 'Revision',
+    5: 'SortOrder',
+    6: 'SortTarget',
+    7: 'Serializable',
+    8: 'KeysOnly',
+    9: 'CountOnly',
+    10: 'MinModRevision',
+    11: 'MaxModRevision',
+    12: 'MinCreateRevision',
+    13: 'MaxCreateRevision',
+  },
+};
+
+/**
+ * The number of the next known field, whose value the reader is then at,
+ * or 0 at the end of the message. Unknown fields are skipped; a known one
+ * with the wrong wire type fails with gogo's message.
+ */
+function nextField(r: Reader, fields: MessageFields): number {
+  while (!r.done) {
+    const tag = r.uint32();
+    const field = tag >>> 3;
+    const wt = tag & 7;
+    if (field === 0) throw new ProtoDecodeError(`proto: ${fields.message}: illegal tag 0 (wire type ${wt})`);
+    const name = fields.goNames[field];
+    if (name === undefined) {
+      r.skip(wt, field);
+      continue;
+    }
+    if (wt !== (field <= 2 ? WireType.BYTES : WireType.VARINT)) throw new ProtoDecodeError(`proto: wrong wireType = ${wt} for field ${name}`);
+    return field;
+  }
+  return 0;
 }
 
 /** etcdserverpb.PutRequest, shaped as proto-loader's toObject with defaults. */
@@ -171,18 +218,7 @@ export function decodePutRequest(buf: Buffer): WireObject {
   let prevKv = false;
   let ignoreValue = false;
   let ignoreLease = false;
-  while (!r.done) {
-    const tag = r.uint32();
-    checkTag(tag, 'PutRequest');
-    const field = tag >>> 3;
-    const wt = tag & 7;
-    const name = PUT_FIELDS[field];
-    if (name === undefined) {
-      r.skip(wt, field);
-      continue;
-    }
-    const want = field <= 2 ? WireType.BYTES : WireType.VARINT;
-    if (wt !== want) throw wrongWireType(wt, name);
+  for (let field = nextField(r, PUT_REQUEST); field !== 0; field = nextField(r, PUT_REQUEST)) {
     switch (field) {
       case 1: key = r.bytes(); break;
       case 2: value = r.bytes(); break;
@@ -194,26 +230,6 @@ export function decodePutRequest(buf: Buffer): WireObject {
   }
   return { key, value, lease, prev_kv: prevKv, ignore_value: ignoreValue, ignore_lease: ignoreLease };
 }
-
-/** Go names of PutRequest's fields, by number (for gogo's error text). */
-const PUT_FIELDS: Readonly<Record<number, string>> = { 1: 'Key', 2: 'Value', 3: 'Lease', 4: 'PrevKv', 5: 'IgnoreValue', 6: 'IgnoreLease' };
-
-/** Go names of RangeRequest's fields, by number. */
-const RANGE_FIELDS: Readonly<Record<number, string>> = {
-  1: 'Key',
-  2: 'RangeEnd',
-  3: 'Limit',
-  4: 'Revision',
-  5: 'SortOrder',
-  6: 'SortTarget',
-  7: 'Serializable',
-  8: 'KeysOnly',
-  9: 'CountOnly',
-  10: 'MinModRevision',
-  11: 'MaxModRevision',
-  12: 'MinCreateRevision',
-  13: 'MaxCreateRevision',
-};
 
 /** etcdserverpb.RangeRequest, shaped as proto-loader's toObject with defaults (enums as numbers). */
 export function decodeRangeRequest(buf: Buffer): WireObject {
@@ -233,39 +249,21 @@ export function decodeRangeRequest(buf: Buffer): WireObject {
     min_create_revision: 0 as number | string,
     max_create_revision: 0 as number | string,
   };
-  while (!r.done) {
-    const tag = r.uint32();
-    checkTag(tag, 'RangeRequest');
-    const field = tag >>> 3;
-    const wt = tag & 7;
-    const name = RANGE_FIELDS[field];
-    if (name === undefined) {
-      r.skip(wt, field);
-      continue;
-    }
-    const want = field <= 2 ? WireType.BYTES : WireType.VARINT;
-    if (wt !== want) throw wrongWireType(wt, name);
-    if (field === 1) {
-      out.key = r.bytes();
-      continue;
-    }
-    if (field === 2) {
-      out.range_end = r.bytes();
-      continue;
-    }
-    const v = r.varint();
+  for (let field = nextField(r, RANGE_REQUEST); field !== 0; field = nextField(r, RANGE_REQUEST)) {
     switch (field) {
-      case 3: out.limit = int64(v); break;
-      case 4: out.revision = int64(v); break;
-      case 5: out.sort_order = enumValue(v); break;
-      case 6: out.sort_target = enumValue(v); break;
-      case 7: out.serializable = nonZero(v); break;
-      case 8: out.keys_only = nonZero(v); break;
-      case 9: out.count_only = nonZero(v); break;
-      case 10: out.min_mod_revision = int64(v); break;
-      case 11: out.max_mod_revision = int64(v); break;
-      case 12: out.min_create_revision = int64(v); break;
-      default: out.max_create_revision = int64(v); break;
+      case 1: out.key = r.bytes(); break;
+      case 2: out.range_end = r.bytes(); break;
+      case 3: out.limit = int64(r.varint()); break;
+      case 4: out.revision = int64(r.varint()); break;
+      case 5: out.sort_order = enumValue(r.varint()); break;
+      case 6: out.sort_target = enumValue(r.varint()); break;
+      case 7: out.serializable = nonZero(r.varint()); break;
+      case 8: out.keys_only = nonZero(r.varint()); break;
+      case 9: out.count_only = nonZero(r.varint()); break;
+      case 10: out.min_mod_revision = int64(r.varint()); break;
+      case 11: out.max_mod_revision = int64(r.varint()); break;
+      case 12: out.min_create_revision = int64(r.varint()); break;
+      default: out.max_create_revision = int64(r.varint()); break;
     }
   }
   return out;

@@ -188,21 +188,17 @@ export class OrderedIndex<V> {
     return [...this.exact.values()];
   }
 
-  /** Every key and value in key order, as two arrays of the same length (no pair per entry). */
-  inOrder(): { keys: Buffer[]; values: V[] } {
+  /** Every value in key order, as one array (no pair per entry). */
+  valuesInOrder(): V[] {
     this.flush();
-    const keys: Buffer[] = [];
     const values: V[] = [];
     let node = this.root;
     while (!node.leaf) node = node.children[0]!;
     for (let leaf: Leaf<V> | null = node; leaf; leaf = leaf.next) {
-      const n = leaf.keys.length;
-      for (let i = 0; i < n; i++) {
-        keys.push(leaf.bufs[i]!);
-        values.push(leaf.vals[i]!);
-      }
+      const vals = leaf.vals;
+      for (let i = 0; i < vals.length; i++) values.push(vals[i]!);
     }
-    return { keys, values };
+    return values;
   }
 
   /** All entries in key order. */

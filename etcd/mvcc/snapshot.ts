@@ -168,15 +168,16 @@ class Writer {
 export interface SnapshotPlan {
   readonly currentRev: number;
   readonly compactMainRev: number;
-  /** The keys in order, and each key's entry at the same position. */
-  readonly keys: readonly Buffer[];
+  /**
+   * The key entries in key order. An entry's key Buffer may be replaced while
+   * the plan is encoded (a tidy-up moves it to another slab), never its bytes.
+   */
   readonly entries: readonly KeyEntry[];
   readonly log: readonly RevisionRecord[];
 }
 
 export function planSnapshot(state: StoreState): SnapshotPlan {
-  const { keys, values } = state.index.inOrder();
-  return { currentRev: state.currentRev, compactMainRev: state.compactMainRev, keys, entries: values, log: state.log.slice() };
+  return { currentRev: state.currentRev, compactMainRev: state.compactMainRev, entries: state.index.valuesInOrder(), log: state.log.slice() };
 }
 
 /** Records looked at between two yields of the passes that only count or index: a few milliseconds of work. */
@@ -245,9 +246,9 @@ function uvarintSize(v: number): number {
 
 /** The exact length writeBody will produce, checksum included, computed without encoding; yields between slices. */
 function* encodedLength(plan: SnapshotPlan, keyIndex: KeyPositions): Generator<void, number, void> {
-  let n = MAGIC.length + 1 + uvarintSize(plan.currentRev) + uvarintSize(plan.compactMainRev + 1) + uvarintSize(plan.keys.length);
-  const keys = plan.keys;
-  for (let i = 0; i < keys.length; i++) n += uvarintSize(keys[i]!.length) + keys[i]!.length;
+  let n = MAGIC.length + 1 + uvarintSize(plan.currentRev) + uvarintSize(plan.compactMainRev + 1) + uvarintSize(plan.entries.length);
+  const entries = plan.entries;
+  for (let i = 0; i < entries.length; i++) n += uvarintSize(entries[i]!.key.length) + entries[i]!.key.length;
   const log = plan.log;
   n += uvarintSize(log.length);
   let prevMain = 0;
@@ -278,10 +279,10 @@ function* writeBody(plan: SnapshotPlan, keyIndex: KeyPositions, w: Writer): Gene
     sliceEnd = w.written + BYTES_PER_SLICE;
     return true;
   };
-  const keys = plan.keys;
-  w.uvarint(keys.length);
-  for (let i = 0; i < keys.length; i++) {
-    const key = keys[i]!;
+  const entries = plan.entries;
+  w.uvarint(entries.length);
+  for (let i = 0; i < entries.length; i++) {
+    const key = entries[i]!.key;
     w.uvarint(key.length);
     w.bytes(key);
     if (sliceFull()) yield;
