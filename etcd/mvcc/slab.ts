@@ -14,9 +14,21 @@
 // every slab that was full when the count began and copies the survivors of
 // slabs less than half used into the current one. After a tidy-up, slab
 // memory is at most twice what is referenced, plus the slabs filled since.
+//
+// Slab sizes double from 64 KiB up to 32 MiB, so that a busy store's memory
+// goes back to the system when compaction frees it. glibc's malloc serves
+// requests below its mmap threshold from the process heap, and memory freed
+// there stays with the process: under a steady write load with compaction,
+// 64 KiB slabs kept every member's resident size at its highest point so far
+// and let it creep up from one compaction to the next (fragmentation). The
+// threshold adapts to what is freed but never exceeds 32 MiB on 64-bit
+// systems, so a 32 MiB slab is always mapped on its own and unmapped when it
+// is freed. A small store (tests, the simulator's members) keeps small slabs.
 
-/** Size of one slab. */
-export const SLAB_BYTES = 64 * 1024;
+/** Size of a store's first slab. */
+export const FIRST_SLAB_BYTES = 64 * 1024;
+/** Slabs double in size up to this one; see above for why 32 MiB. */
+export const LARGEST_SLAB_BYTES = 32 * 1024 * 1024;
 
 /**
  * A copy of `b` in memory of its own. For byte strings too long for a slab,
@@ -33,16 +45,26 @@ const NOTHING = Buffer.alloc(0);
 export class ByteSlabs {
   private current: Buffer | undefined;
   private used = 0;
+  /** The size of the next slab opened. */
+  private nextBytes: number;
   /** Longer byte strings get memory of their own: a slab holds at least eight. */
-  private readonly maxItem: number;
+  private maxItem: number;
   /** Slabs opened so far. */
   opened = 0;
   /** Each slab's opening number; weak, so a slab nothing refers to is still freed. */
   private readonly seq = new WeakMap<ArrayBufferLike, number>();
 
-  constructor(readonly slabBytes = SLAB_BYTES) {
-    if (!Number.isInteger(slabBytes) || slabBytes < 8) throw new RangeError(`slab size must be an integer of at least 8 bytes, not ${slabBytes}`);
-    this.maxItem = Math.floor(slabBytes / 8);
+  /** Slab sizes start at firstSlabBytes and double up to largestSlabBytes (equal: every slab the same size). */
+  constructor(
+    readonly firstSlabBytes = FIRST_SLAB_BYTES,
+    readonly largestSlabBytes = Math.max(firstSlabBytes, LARGEST_SLAB_BYTES),
+  ) {
+    for (const n of [firstSlabBytes, largestSlabBytes]) {
+      if (!Number.isInteger(n) || n < 8) throw new RangeError(`slab size must be an integer of at least 8 bytes, not ${n}`);
+    }
+    if (largestSlabBytes < firstSlabBytes) throw new RangeError(`largest slab size ${largestSlabBytes} is below the first slab size ${firstSlabBytes}`);
+    this.nextBytes = firstSlabBytes;
+    this.maxItem = Math.floor(firstSlabBytes / 8);
   }
 
   /** A copy of `b` that the store may keep: in the current slab, or of its own when long. */
@@ -51,16 +73,22 @@ export class ByteSlabs {
     if (n === 0) return NOTHING;
     if (n > this.maxItem) return ownedCopy(b);
     let slab = this.current;
-    if (slab === undefined || this.used + n > this.slabBytes) {
-      slab = Buffer.allocUnsafeSlow(this.slabBytes);
-      this.current = slab;
-      this.used = 0;
-      this.seq.set(slab.buffer, this.opened++);
-    }
+    if (slab === undefined || this.used + n > slab.length) slab = this.open();
     const out = slab.subarray(this.used, this.used + n);
     out.set(b);
     this.used += n;
     return out;
+  }
+
+  private open(): Buffer {
+    const slab = Buffer.allocUnsafeSlow(this.nextBytes);
+    this.current = slab;
+    this.used = 0;
+    this.seq.set(slab.buffer, this.opened++);
+    // Never below the current slab's eighth, so whatever was short enough for it fits the next one.
+    this.maxItem = Math.floor(slab.length / 8);
+    this.nextBytes = Math.min(this.largestSlabBytes, this.nextBytes * 2);
+    return slab;
   }
 
   /**
@@ -70,7 +98,7 @@ export class ByteSlabs {
    */
   census(): SlabCensus {
     const before = this.opened - 1;
-    return new SlabCensus(this.slabBytes, (b) => {
+    return new SlabCensus((b) => {
       const n = this.seq.get(b.buffer);
       return n !== undefined && n < before ? b.buffer : undefined;
     });
@@ -82,10 +110,7 @@ export class SlabCensus {
   private readonly inUse = new Map<ArrayBufferLike, number>();
   private sparse: Set<ArrayBufferLike> | undefined;
 
-  constructor(
-    private readonly slabBytes: number,
-    private readonly slabOf: (b: Uint8Array) => ArrayBufferLike | undefined,
-  ) {}
+  constructor(private readonly slabOf: (b: Uint8Array) => ArrayBufferLike | undefined) {}
 
   /** Counts one reference to `b`. Call once per distinct byte string (shared ones once). */
   add(b: Uint8Array): void {
@@ -100,7 +125,7 @@ export class SlabCensus {
    */
   close(): number {
     this.sparse = new Set();
-    for (const [slab, bytes] of this.inUse) if (bytes * 2 < this.slabBytes) this.sparse.add(slab);
+    for (const [slab, bytes] of this.inUse) if (bytes * 2 < slab.byteLength) this.sparse.add(slab);
     return this.sparse.size;
   }
 

@@ -102,7 +102,7 @@ function rangeKeysAt(state: StoreState, curRev: number, key: Buffer, end: Buffer
 function emptyState(slabBytes?: number): StoreState {
   return {
     index: new OrderedIndex<KeyEntry>(),
-    slabs: new ByteSlabs(slabBytes),
+    slabs: slabBytes === undefined ? new ByteSlabs() : new ByteSlabs(slabBytes, slabBytes),
     log: [],
     currentRev: 1,
     compactMainRev: -1,
@@ -320,7 +320,7 @@ export class MvccStore implements ReadView {
   /** Record costs dropped by compactions since the last tidy-up was queued. */
   private droppedSinceTidy = 0;
 
-  /** slabBytes: the size of the slabs keys and values are copied into (tests use tiny ones to exercise compaction's moves). */
+  /** slabBytes: one fixed size for the slabs keys and values are copied into (tests use tiny ones to exercise compaction's moves); by default they grow (slab.ts). */
   constructor(opts: { slabBytes?: number } = {}) {
     this.state = emptyState(opts.slabBytes);
   }

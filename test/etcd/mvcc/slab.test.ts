@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ByteSlabs, SLAB_BYTES } from '../../../etcd/mvcc/slab.js';
+import { ByteSlabs, FIRST_SLAB_BYTES, LARGEST_SLAB_BYTES } from '../../../etcd/mvcc/slab.js';
 import { MvccStore } from '../../../etcd/mvcc/store.js';
 import type { KeyValue } from '../../../etcd/types.js';
 import { rangeReq } from './helpers.js';
@@ -13,7 +13,7 @@ function tidy(store: MvccStore): { copied: number; slices: number } {
 
 describe('ByteSlabs', () => {
   it('copies short byte strings into shared slabs and long ones into memory of their own', () => {
-    const slabs = new ByteSlabs(64);
+    const slabs = new ByteSlabs(64, 64);
     const src = Buffer.from('abcdefgh');
     const a = slabs.copy(src);
     const c = slabs.copy(src.subarray(0, 3));
@@ -28,7 +28,7 @@ describe('ByteSlabs', () => {
   });
 
   it('opens a new slab when the current one cannot hold the next string', () => {
-    const slabs = new ByteSlabs(16);
+    const slabs = new ByteSlabs(16, 16);
     const parts = Array.from({ length: 9 }, (_, i) => slabs.copy(Buffer.from([i, i])));
     expect(parts.map((p) => [...p])).toEqual(Array.from({ length: 9 }, (_, i) => [i, i]));
     expect(slabs.opened).toBe(2);
@@ -37,7 +37,7 @@ describe('ByteSlabs', () => {
   });
 
   it('marks for moving exactly what sits in full slabs less than half in use', () => {
-    const slabs = new ByteSlabs(16);
+    const slabs = new ByteSlabs(16, 16);
     const first = Array.from({ length: 8 }, () => slabs.copy(Buffer.from('xy'))); // fills slab 1
     const second = Array.from({ length: 8 }, () => slabs.copy(Buffer.from('zw'))); // fills slab 2
     const current = slabs.copy(Buffer.from('c')); // slab 3, still being filled
@@ -53,19 +53,62 @@ describe('ByteSlabs', () => {
     expect(() => slabs.census().shouldMove(current)).toThrow(/before close/);
   });
 
+  it('doubles the slab size up to the largest, and lets each slab take strings up to an eighth of it', () => {
+    const slabs = new ByteSlabs(16, 64);
+    const sizes: number[] = [];
+    let last: ArrayBufferLike | undefined;
+    for (let i = 0; i < 60; i++) {
+      const b = slabs.copy(Buffer.from([i % 256, 1]));
+      if (b.buffer !== last) sizes.push(b.buffer.byteLength);
+      last = b.buffer;
+    }
+    expect(sizes).toEqual([16, 32, 64, 64]);
+    // The current slab is 64 bytes: 8 bytes still go in a slab, 9 get memory of their own.
+    expect(slabs.copy(Buffer.alloc(8, 1)).buffer.byteLength).toBe(64);
+    expect(slabs.copy(Buffer.alloc(9, 1)).buffer.byteLength).toBe(9);
+    // Judged against each slab's own size: half of a 64-byte slab is 32 bytes.
+    const census = slabs.census();
+    const big = slabs.copy(Buffer.alloc(1));
+    expect(census.close()).toBe(0);
+    expect(census.shouldMove(big)).toBe(false);
+  });
+
+  it('grows a default store\'s slabs to the size malloc always maps on its own', () => {
+    const slabs = new ByteSlabs();
+    expect([slabs.firstSlabBytes, slabs.largestSlabBytes]).toEqual([FIRST_SLAB_BYTES, LARGEST_SLAB_BYTES]);
+    // glibc never raises its mmap threshold above 32 MiB on 64-bit systems.
+    expect(LARGEST_SLAB_BYTES).toBeGreaterThanOrEqual(32 * 1024 * 1024);
+    const value = Buffer.alloc(FIRST_SLAB_BYTES / 8, 7);
+    const seen = new Set<number>();
+    let copied = 0;
+    while (!seen.has(LARGEST_SLAB_BYTES)) {
+      const b = slabs.copy(value);
+      seen.add(b.buffer.byteLength);
+      copied += value.length;
+      expect(copied).toBeLessThan(4 * LARGEST_SLAB_BYTES);
+    }
+    // Slabs before the largest add up to less than one largest slab.
+    expect(slabs.opened).toBe(Math.log2(LARGEST_SLAB_BYTES / FIRST_SLAB_BYTES) + 1);
+  });
+
   it('refuses a slab size it cannot use', () => {
     expect(() => new ByteSlabs(4)).toThrow(RangeError);
     expect(() => new ByteSlabs(100.5)).toThrow(RangeError);
+    expect(() => new ByteSlabs(64, 32)).toThrow(/below the first/);
+    expect(() => new ByteSlabs(64, 100.5)).toThrow(RangeError);
   });
 });
 
-/** Distinct slabs (of the default size) that the store's newest data still references. */
-function slabsInUse(store: MvccStore, keyCount: number): number {
+/** Bytes of the distinct slabs that the store's newest data still references, and the largest of them. */
+function slabsInUse(store: MvccStore, keyCount: number): { bytes: number; largest: number } {
   const seen = new Set<ArrayBufferLike>();
   const kvs = store.range({ ...rangeReq('k', 'l'), limit: keyCount + 1 }).kvs;
   expect(kvs.length).toBe(keyCount);
-  for (const kv of kvs) for (const b of [kv.key, kv.value]) if (b.buffer.byteLength === SLAB_BYTES) seen.add(b.buffer);
-  return seen.size;
+  for (const kv of kvs) for (const b of [kv.key, kv.value]) seen.add(b.buffer);
+  const sizes = [...seen].map((b) => b.byteLength);
+  // Every key and value here is short enough for a slab.
+  for (const n of sizes) expect(n).toBeGreaterThanOrEqual(FIRST_SLAB_BYTES);
+  return { bytes: sizes.reduce((a, b) => a + b, 0), largest: Math.max(...sizes) };
 }
 
 /** A store with tiny slabs holding n keys written twice: after a compaction, the first round's slabs hold only keys. */
@@ -90,15 +133,15 @@ describe('compaction and slabs', () => {
     const before = slabsInUse(store, n);
     store.compact(store.currentRevision);
     // Compaction itself only drops records; the copying happens in the tidy-up.
-    expect(slabsInUse(store, n)).toBe(before);
+    expect(slabsInUse(store, n)).toEqual(before);
     expect(store.tidyDue).toBe(true);
     expect(tidy(store).copied).toBeGreaterThan(0);
     expect(store.tidyDue).toBe(false);
     const after = slabsInUse(store, n);
     const liveBytes = n * (6 + 1000);
-    // At most half of every full slab is dead, plus the slab being filled.
-    expect(after).toBeLessThanOrEqual(Math.ceil((2 * liveBytes) / SLAB_BYTES) + 1);
-    expect(after).toBeLessThan(before);
+    // At most half of every full slab is dead, plus the slab being filled (the largest).
+    expect(after.bytes - after.largest).toBeLessThanOrEqual(2 * liveBytes);
+    expect(after.bytes).toBeLessThan(before.bytes);
     // Content is untouched, and so is each key's history.
     const kvs: KeyValue[] = store.range({ ...rangeReq('k', 'l'), limit: n + 1 }).kvs;
     kvs.forEach((kv, i) => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MvccStore } from '../../../etcd/mvcc/store.js';
-import { SLAB_BYTES } from '../../../etcd/mvcc/slab.js';
+import { FIRST_SLAB_BYTES } from '../../../etcd/mvcc/slab.js';
 import { applyDeleteRange, applyPut, applyTxn } from '../../../etcd/mvcc/txn.js';
 import type { EventHistory } from '../../../etcd/mvcc/watch.js';
 import { prefixEnd } from '../../../etcd/types.js';
@@ -309,7 +309,7 @@ describe('memory', () => {
       expect(kv.key.toString()).toBe('key-one');
       expect(kv.value.toString()).toBe('value-one');
       // Node's pool is 8 KiB and shared with short-lived buffers; a slab is the store's alone.
-      expect([kv.key.buffer.byteLength, kv.value.buffer.byteLength]).toEqual([SLAB_BYTES, SLAB_BYTES]);
+      expect([kv.key.buffer.byteLength, kv.value.buffer.byteLength]).toEqual([FIRST_SLAB_BYTES, FIRST_SLAB_BYTES]);
       expect(kv.value.buffer).not.toBe(request.buffer);
     }
   });
