@@ -2,7 +2,9 @@
 # Memory over time under a steady write load with auto-compaction: 3 members
 # of faultline-etcd, then 3 of real etcd, same flags and ports, each driven by
 # `faultline bench` for DURATION seconds; prints every member's RSS once a
-# minute. Flat means the line stops growing once compaction keeps up.
+# minute (for faultline-etcd also its V8 heap and array buffers, from each
+# member's /metrics). Flat means the line stops growing once compaction
+# keeps up.
 # Usage: scripts/memory-soak.sh [duration-s] [rate] [servers]   (servers: "ours etcd" by default; etcd needs etcd on PATH)
 set -u
 duration=${1:-600}
@@ -37,6 +39,16 @@ for kind in $servers; do
     if [ $((t % 60)) -eq 0 ]; then
       printf 'minute %2d  RSS MiB:' $((t / 60))
       for p in "${pids[@]}"; do printf ' %6.0f' "$(($(ps -o rss= -p "$p" || echo 0) / 1024))"; done
+      if [ "$kind" = ours ]; then
+        printf '   V8 heap / array buffers MiB:'
+        for i in 1 2 3; do
+          node -e '
+            fetch(process.argv[1]).then((r) => r.text()).then((t) => {
+              const mib = (name) => Math.round(Number(new RegExp(`^${name} (\\S+)`, "m").exec(t)?.[1] ?? NaN) / 1048576);
+              process.stdout.write(` ${mib("nodejs_heap_used_bytes")}/${mib("nodejs_array_buffers_bytes")}`);
+            }, () => process.stdout.write(" -"));' "http://127.0.0.1:2578$i/metrics"
+        done
+      fi
       echo
     fi
     sleep 5; t=$((t + 5))

@@ -85,7 +85,7 @@ export class ByteSlabs {
     this.current = slab;
     this.used = 0;
     this.seq.set(slab.buffer, this.opened++);
-    // Never below the current slab's eighth, so whatever was short enough for it fits the next one.
+    // Anything short enough for this slab also fits a fresh next one, which is never smaller.
     this.maxItem = Math.floor(slab.length / 8);
     this.nextBytes = Math.min(this.largestSlabBytes, this.nextBytes * 2);
     return slab;
