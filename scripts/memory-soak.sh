@@ -34,10 +34,14 @@ for kind in $servers; do
   node "$root/bin/faultline.js" bench --endpoints "$eps" --op put --clients 100 --conns 10 --rate "$rate" \
     --key-size 16 --value-size 1024 --key-space 10000 --duration "$duration" --quiet >"$d/bench.log" 2>&1 &
   bench=$!
-  t=0
+  # Samples follow the clock, not a count of sleeps, so minute N is N minutes
+  # after the load started however long a sample takes.
+  started=$SECONDS
+  minute=0
   while kill -0 "$bench" 2>/dev/null; do
-    if [ $((t % 60)) -eq 0 ]; then
-      printf 'minute %2d  RSS MiB:' $((t / 60))
+    if [ $((SECONDS - started)) -ge $((minute * 60)) ]; then
+      printf 'minute %2d  RSS MiB:' "$minute"
+      minute=$((minute + 1))
       for p in "${pids[@]}"; do printf ' %6.0f' "$(($(ps -o rss= -p "$p" || echo 0) / 1024))"; done
       if [ "$kind" = ours ]; then
         printf '   V8 heap / array buffers MiB:'
@@ -51,7 +55,7 @@ for kind in $servers; do
       fi
       echo
     fi
-    sleep 5; t=$((t + 5))
+    sleep 1
   done
   grep -E 'throughput|latency' "$d/bench.log"
   cleanup
