@@ -45,13 +45,14 @@ for kind in $servers; do
       for p in "${pids[@]}"; do printf ' %6.0f' "$(($(ps -o rss= -p "$p" || echo 0) / 1024))"; done
       if [ "$kind" = ours ]; then
         printf '   V8 heap / array buffers MiB:'
-        for i in 1 2 3; do
-          node -e '
-            fetch(process.argv[1]).then((r) => r.text()).then((t) => {
-              const mib = (name) => Math.round(Number(new RegExp(`^${name} (\\S+)`, "m").exec(t)?.[1] ?? NaN) / 1048576);
-              process.stdout.write(` ${mib("nodejs_heap_used_bytes")}/${mib("nodejs_array_buffers_bytes")}`);
-            }, () => process.stdout.write(" -"));' "http://127.0.0.1:2578$i/metrics"
-        done
+        node -e '
+          const mib = (t, name) => Math.round(Number(new RegExp(`^${name} (\\S+)`, "m").exec(t)?.[1] ?? NaN) / 1048576);
+          (async () => {
+            for (const url of process.argv.slice(1)) {
+              const t = await fetch(url).then((r) => r.text(), () => undefined);
+              process.stdout.write(t === undefined ? " -" : ` ${mib(t, "nodejs_heap_used_bytes")}/${mib(t, "nodejs_array_buffers_bytes")}`);
+            }
+          })();' http://127.0.0.1:2578{1,2,3}/metrics
       fi
       echo
     fi

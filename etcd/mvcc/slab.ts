@@ -45,10 +45,6 @@ const NOTHING = Buffer.alloc(0);
 export class ByteSlabs {
   private current: Buffer | undefined;
   private used = 0;
-  /** The size of the next slab opened. */
-  private nextBytes: number;
-  /** Longer byte strings get memory of their own: a slab holds at least eight. */
-  private maxItem: number;
   /** Slabs opened so far. */
   opened = 0;
   /** Each slab's opening number; weak, so a slab nothing refers to is still freed. */
@@ -63,31 +59,31 @@ export class ByteSlabs {
       if (!Number.isInteger(n) || n < 8) throw new RangeError(`slab size must be an integer of at least 8 bytes, not ${n}`);
     }
     if (largestSlabBytes < firstSlabBytes) throw new RangeError(`largest slab size ${largestSlabBytes} is below the first slab size ${firstSlabBytes}`);
-    this.nextBytes = firstSlabBytes;
-    this.maxItem = Math.floor(firstSlabBytes / 8);
   }
 
   /** A copy of `b` that the store may keep: in the current slab, or of its own when long. */
   copy(b: Uint8Array): Buffer {
     const n = b.length;
     if (n === 0) return NOTHING;
-    if (n > this.maxItem) return ownedCopy(b);
     let slab = this.current;
-    if (slab === undefined || this.used + n > slab.length) slab = this.open();
+    // Longer byte strings get memory of their own: a slab holds at least
+    // eight. Whatever is short enough for this slab also fits a fresh next
+    // one, which is never smaller.
+    if (n * 8 > (slab === undefined ? this.firstSlabBytes : slab.length)) return ownedCopy(b);
+    if (slab === undefined || this.used + n > slab.length) slab = this.open(slab);
     const out = slab.subarray(this.used, this.used + n);
     out.set(b);
     this.used += n;
     return out;
   }
 
-  private open(): Buffer {
-    const slab = Buffer.allocUnsafeSlow(this.nextBytes);
+  /** Opens the slab after `last`: twice its size, up to the largest. */
+  private open(last: Buffer | undefined): Buffer {
+    const bytes = last === undefined ? this.firstSlabBytes : Math.min(this.largestSlabBytes, last.length * 2);
+    const slab = Buffer.allocUnsafeSlow(bytes);
     this.current = slab;
     this.used = 0;
     this.seq.set(slab.buffer, this.opened++);
-    // Anything short enough for this slab also fits a fresh next one, which is never smaller.
-    this.maxItem = Math.floor(slab.length / 8);
-    this.nextBytes = Math.min(this.largestSlabBytes, this.nextBytes * 2);
     return slab;
   }
 
